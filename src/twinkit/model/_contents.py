@@ -95,7 +95,7 @@ class Interface(Element):
     in equality, so a v2 model and its v3 export compare equal.
     """
 
-    id: Dtmi  # type: ignore[assignment]  # an Interface always has an id
+    id: Dtmi  # an Interface always has an id
     contents: tuple[Content, ...] = ()
     extends: tuple[Dtmi, ...] = ()
     schemas: tuple[ComplexSchema, ...] = ()

@@ -43,9 +43,7 @@ class Dtmi(str):
         if isinstance(text, Dtmi):
             return text
         if not is_dtmi(text, system=system):
-            raise ValueError(
-                f"expected a DTMI such as 'dtmi:com:example:Pump;1', got {text!r}"
-            )
+            raise ValueError(f"expected a DTMI such as 'dtmi:com:example:Pump;1', got {text!r}")
         return super().__new__(cls, text)
 
     @property
