@@ -24,6 +24,8 @@ class ParseIssue:
     element: str
     rule: str
     message: str
+    ref: str | None = None
+    """For ``unresolved-reference``: the DTMI that no document defines."""
 
     def __str__(self) -> str:
         return f"{self.document}: {self.element}: {self.message} [{self.rule}]"
@@ -47,6 +49,6 @@ class ParsingError(ValidationError):
         """DTMIs referenced but defined in none of the documents given."""
         found: list[str] = []
         for issue in self.errors:
-            if issue.rule == "unresolved-reference" and issue.element not in found:
-                found.append(issue.element)
+            if issue.ref is not None and issue.ref not in found:
+                found.append(issue.ref)
         return tuple(found)

@@ -1,0 +1,453 @@
+"""First pass of the DTDL parser: JSON documents to a graph of untyped nodes.
+
+Every element becomes a ``Node`` (its class, id, scope, and property values), every DTMI
+used as a value becomes a ``Ref``. Problems are collected, not raised, so one run reports
+all of them. Cross-element rules (references, inheritance, names) run in ``_checks``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from twinkit.model import _quantities as quantities
+from twinkit.model._dtmi import is_dtmi
+from twinkit.model.dtdl._context import (
+    IOTC_SCHEMAS,
+    Category,
+    Scope,
+    apocryphal_ok,
+    classify,
+    classify_key,
+    defined_terms,
+    is_term,
+    property_name,
+    read_context,
+    unit_of,
+)
+from twinkit.model.dtdl._errors import ParseIssue
+from twinkit.model.dtdl._literals import (
+    read_boolean,
+    read_integer,
+    read_langstring,
+    read_string,
+)
+from twinkit.model.dtdl._vocab import ClassSpec, Kind, PropSpec
+
+__all__ = ["Node", "Ref", "Walker"]
+
+_ALLOWED_KEYWORDS: Final = frozenset({"@id", "@type", "@context"})
+_RESERVED_PREFIXES: Final = ("dtmi:dtdl:", "dtmi:standard:")
+_NUMERIC: Final = frozenset(
+    {
+        "integer",
+        "long",
+        "float",
+        "double",
+        "byte",
+        "short",
+        "decimal",
+        "unsignedByte",
+        "unsignedShort",
+        "unsignedInteger",
+        "unsignedLong",
+    }
+)
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A DTMI used where an element may stand (``"extends": "dtmi:..."``)."""
+
+    dtmi: str
+    doc: str
+    path: str
+
+
+@dataclass(eq=False, slots=True)
+class Node:
+    """One DTDL element as read from JSON, before cross-element checks."""
+
+    cls: str
+    id: str | None
+    scope: Scope
+    doc: str
+    path: str
+    props: dict[str, Any] = field(default_factory=dict)
+    semantic_type: str | None = None
+    unit: str | None = None
+    cotypes: list[str] = field(default_factory=list)
+    top_level: bool = False
+
+    @property
+    def label(self) -> str:
+        """How errors name this element: its DTMI, else its JSON path."""
+        return self.id or self.path or "/"
+
+    def values(self, prop: str) -> list[Any]:
+        value = self.props.get(prop)
+        if value is None:
+            return []
+        return value if isinstance(value, list) else [value]
+
+
+class Walker:
+    """Reads DTDL documents into nodes, collecting every problem."""
+
+    def __init__(self, *, allow_undefined_extensions: bool) -> None:
+        self.allow_undefined = allow_undefined_extensions
+        self.issues: list[ParseIssue] = []
+        self.nodes: list[Node] = []
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def problem(self, doc: str, element: str, rule: str, message: str) -> None:
+        self.issues.append(ParseIssue(doc, element or "/", rule, message))
+
+    # -- documents -------------------------------------------------------------------------
+
+    def document(self, root: object, doc: str) -> None:
+        """Read one parsed JSON document: an Interface or an array of them."""
+        if isinstance(root, dict):
+            self.top_level(root, doc, "")
+        elif isinstance(root, list):
+            for i, item in enumerate(root):
+                if isinstance(item, dict):
+                    self.top_level(item, doc, f"/{i}")
+                else:
+                    self.problem(doc, f"/{i}", "root-form", f"expected a DTDL Interface object, got {item!r}")
+        else:
+            self.problem(doc, "/", "root-form", f"expected a JSON object or array, got {root!r}")
+
+    def top_level(self, obj: dict[str, Any], doc: str, path: str) -> None:
+        if "@context" not in obj:
+            self.problem(doc, _label(obj, path), "context-required", "a top-level element needs an @context naming dtmi:dtdl:context;2 or ;3")
+            return
+        scope = self.scope_of(obj, None, doc, path)
+        if scope is None:
+            return
+        spec_interface = PropSpec("root", Kind.ELEMENTS, classes=("Interface",))
+        node = self.element(obj, scope, spec_interface, doc, path, top_level=True)
+        if node is not None and node.cls != "Interface":
+            self.problem(doc, node.label, "root-class", f"a top-level element must be an Interface, got {node.cls}")
+
+    def scope_of(self, obj: dict[str, Any], parent: Scope | None, doc: str, path: str) -> Scope | None:
+        if "@context" not in obj:
+            return parent
+        scope, problems = read_context(obj["@context"], parent, allow_undefined=self.allow_undefined)
+        for rule, message in problems:
+            self.problem(doc, _label(obj, path), rule, message)
+        if problems:
+            return None
+        return scope
+
+    # -- elements --------------------------------------------------------------------------
+
+    def element(
+        self,
+        obj: dict[str, Any],
+        parent_scope: Scope,
+        spec: PropSpec,
+        doc: str,
+        path: str,
+        *,
+        top_level: bool = False,
+    ) -> Node | None:
+        scope = parent_scope if top_level else self.scope_of(obj, parent_scope, doc, path)
+        if scope is None:
+            return None
+        label = _label(obj, path)
+        element_id = self.read_id(obj, doc, label)
+        for key in obj:
+            if key.startswith("@") and key not in _ALLOWED_KEYWORDS:
+                self.problem(doc, label, "keyword", f"JSON-LD keyword {key!r} is not allowed in a DTDL element")
+        cls, cotypes, semantic, is_open = self.read_types(obj, scope, spec, doc, label)
+        if cls is None:
+            return None
+        cls_spec = scope.vocab.classes[cls]
+        if element_id is not None and len(element_id) > cls_spec.id_max_length:
+            self.problem(doc, label, "id-length", f"an {cls} @id may have at most {cls_spec.id_max_length} characters, got {len(element_id)}")
+        if cls == "Interface" and element_id is None and "@id" not in obj:
+            self.problem(doc, label, "id-required", "an Interface needs an @id")
+        node = Node(cls, element_id, scope, doc, path, cotypes=cotypes, top_level=top_level)
+        node.semantic_type = semantic
+        self.read_properties(obj, node, cls_spec, is_open)
+        self.nodes.append(node)
+        return node
+
+    def read_id(self, obj: dict[str, Any], doc: str, label: str) -> str | None:
+        if "@id" not in obj:
+            return None
+        value = obj["@id"]
+        if not isinstance(value, str):
+            self.problem(doc, label, "id-form", f"@id must be a single DTMI string, got {value!r}")
+            return None
+        if not is_dtmi(value):
+            self.problem(doc, label, "dtmi-syntax", f"@id {value!r} is not a valid DTMI")
+            return None
+        if value.startswith(_RESERVED_PREFIXES):
+            self.problem(doc, label, "dtmi-reserved", f"@id {value!r} uses a prefix reserved for DTDL itself")
+            return None
+        return value
+
+    def read_types(
+        self, obj: dict[str, Any], scope: Scope, spec: PropSpec, doc: str, label: str
+    ) -> tuple[str | None, list[str], str | None, bool]:
+        """The element's class, extra types, semantic type, and whether it is open."""
+        raw = obj.get("@type")
+        if raw is None and "@type" not in obj:
+            if spec.implicit is not None:
+                return spec.implicit, [], None, False
+            self.problem(doc, label, "type-required", f"expected an @type naming one of {', '.join(spec.classes)}")
+            return None, [], None, False
+        types = raw if isinstance(raw, list) else [raw]
+        if not types or not all(isinstance(t, str) for t in types):
+            self.problem(doc, label, "type-form", f"@type must be a string or an array of strings, got {raw!r}")
+            return None, [], None, False
+        materials: list[str] = []
+        semantics: list[str] = []
+        cotypes: list[str] = []
+        is_open = False
+        for text in types:
+            category, value = classify(text, scope)
+            if category is Category.MATERIAL:
+                if value not in materials:
+                    materials.append(value)
+            elif category is Category.SEMANTIC:
+                if value not in semantics:
+                    semantics.append(value)
+            elif category is Category.EXTENSION:
+                cotypes.append(value)
+            elif apocryphal_ok("cotype", category, scope):
+                cotypes.append(value)
+                is_open = True
+            else:
+                self.problem(doc, label, "type-value", f"@type {text!r} is a {category.value} and is not allowed here")
+        if len(materials) != 1:
+            found = f"{', '.join(materials)}" if materials else "none"
+            self.problem(doc, label, "type-class", f"@type must name exactly one of {', '.join(spec.classes)}; found {found} in {raw!r}")
+            return None, cotypes, None, is_open
+        cls = materials[0]
+        if cls not in spec.classes:
+            self.problem(doc, label, "type-class", f"expected one of {', '.join(spec.classes)} here, got {cls}")
+            return None, cotypes, None, is_open
+        semantic: str | None = None
+        if semantics:
+            if not scope.vocab.classes[cls].semantic:
+                self.problem(doc, label, "semantic-type", f"a {cls} cannot have the semantic type {semantics[0]!r}")
+            elif len(semantics) > 1:
+                self.problem(doc, label, "semantic-type", f"at most one semantic type is allowed, got {semantics}")
+            else:
+                semantic = semantics[0]
+        return cls, cotypes, semantic, is_open
+
+    def read_properties(self, obj: dict[str, Any], node: Node, spec: ClassSpec, is_open: bool) -> None:
+        props = dict(spec.props)
+        if node.semantic_type is not None:
+            props["unit"] = PropSpec("unit", Kind.INSTANCE, required=True, instances="unit")
+        names = frozenset(props)
+        seen: dict[str, str] = {}
+        scope = node.scope
+        for key, value in obj.items():
+            if key.startswith("@"):
+                continue
+            name = property_name(key, scope, names)
+            if name is None:
+                category = classify_key(key, scope)
+                if not (is_open and apocryphal_ok("property", category, scope)):
+                    self.problem(node.doc, node.label, "unknown-property", f"{node.cls} has no property {key!r} ({category.value})")
+                continue
+            if name in seen:
+                self.problem(node.doc, node.label, "duplicate-property", f"property {name!r} is given twice, as {seen[name]!r} and {key!r}")
+                continue
+            seen[name] = key
+            self.read_value(node, props[name], value, f"{node.path}/{key}")
+        for name, prop in props.items():
+            if prop.required and node.props.get(name) in (None, []):
+                self.problem(node.doc, node.label, "required-property", f"{node.cls} needs the property {name!r}")
+
+    # -- property values -------------------------------------------------------------------
+
+    def read_value(self, node: Node, prop: PropSpec, value: object, path: str) -> None:
+        if prop.kind is Kind.ELEMENTS:
+            self.read_elements(node, prop, value, path)
+            return
+        if prop.kind is Kind.INSTANCE:
+            self.read_instance(node, prop, value)
+            return
+        result, problem = self.read_literal(node, prop, value)
+        if problem is not None:
+            self.problem(node.doc, node.label, f"{prop.name}-value", f"{prop.name}: {problem}")
+            return
+        node.props[prop.name] = result
+
+    def read_literal(self, node: Node, prop: PropSpec, value: object) -> tuple[object, str | None]:
+        kind = prop.kind
+        if kind is Kind.LANG:
+            texts, problem = read_langstring(value)
+            if problem is None and texts is not None and prop.max_length is not None:
+                for text in texts.values():
+                    if len(text) > prop.max_length:
+                        return None, f"at most {prop.max_length} characters, got {len(text)}"
+            return texts, problem
+        if kind is Kind.STRING:
+            text, problem = read_string(value)
+            if problem is None and isinstance(text, str):
+                problem = _check_string(text, prop)
+            return text, problem
+        if kind is Kind.BOOL:
+            return read_boolean(value)
+        if kind is Kind.INT:
+            number, problem = read_integer(value)
+            if problem is None and isinstance(number, int):
+                problem = _check_range(number, prop)
+            return number, problem
+        if kind is Kind.ENUM_VALUE:
+            number, problem = read_integer(value)
+            if problem is None:
+                return number, None
+            return read_string(value, "an integer or a string")
+        if kind is Kind.DTMI:
+            if isinstance(value, list) and len(value) == 1:
+                value = value[0]
+            if not isinstance(value, str):
+                return None, f"expected a DTMI string, got {value!r}"
+            if not is_dtmi(value):
+                return None, f"expected a DTMI, got {value!r}"
+            return value, None
+        raise AssertionError(kind)
+
+    def read_instance(self, node: Node, prop: PropSpec, value: object) -> None:
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        if not isinstance(value, str):
+            self.problem(node.doc, node.label, f"{prop.name}-value", f"{prop.name}: expected a term, got {value!r}")
+            return
+        if prop.name == "unit":
+            term = _unit_term(node, value)
+        else:
+            term = self.instance_term(node.scope, prop.instances or "", value)
+        if term is None:
+            self.problem(node.doc, node.label, f"{prop.name}-value", f"{prop.name}: {value!r} is not one of {_describe(prop.instances, node)}")
+            return
+        if prop.name == "unit":
+            node.unit = term
+        node.props[prop.name] = term
+
+    def instance_term(self, scope: Scope, table: str, value: str) -> str | None:
+        """The term ``value`` names in the instance table (term or DTMI spelling)."""
+        vocab = scope.vocab
+        if table in ("schema", "enumSchema", "mapKey"):
+            term = value if is_term(value) else vocab.schema_instance_dtmis.get(value)
+            if term is None and scope.iot_central and value.startswith("dtmi:iotcentral:schema:"):
+                candidate = value[len("dtmi:iotcentral:schema:") : -2]
+                term = candidate if candidate in IOTC_SCHEMAS else None
+            allowed: frozenset[str]
+            if table == "enumSchema":
+                allowed = frozenset({"integer", "string"})
+            elif table == "mapKey":
+                allowed = frozenset({"string"})
+            else:
+                allowed = vocab.primitive_schemas | vocab.geospatial_schemas
+                if scope.iot_central:
+                    allowed = allowed | IOTC_SCHEMAS
+            return term if term in allowed else None
+        if table == "commandType":
+            term = value if is_term(value) else vocab.command_type_dtmis.get(value)
+            return term if term in vocab.command_types else None
+        raise AssertionError(table)
+
+    def read_elements(self, node: Node, prop: PropSpec, value: object, path: str) -> None:
+        items = value if isinstance(value, list) else [value]
+        if not prop.multi and len(items) > 1:
+            self.problem(node.doc, node.label, f"{prop.name}-count", f"{prop.name}: expected one value, got {len(items)}")
+            return
+        if prop.max_count is not None and len(items) > prop.max_count:
+            self.problem(node.doc, node.label, f"{prop.name}-count", f"{prop.name}: at most {prop.max_count} values, got {len(items)}")
+        if prop.min_count and len(items) < prop.min_count:
+            self.problem(node.doc, node.label, f"{prop.name}-count", f"{prop.name}: at least {prop.min_count} values, got {len(items)}")
+        out: list[Any] = []
+        for i, item in enumerate(items):
+            item_path = f"{path}/{i}" if isinstance(value, list) else path
+            parsed = self.read_element_value(node, prop, item, item_path)
+            if parsed is not None:
+                out.append(parsed)
+        node.props[prop.name] = out if prop.multi else (out[0] if out else None)
+
+    def read_element_value(self, node: Node, prop: PropSpec, item: object, path: str) -> Any:
+        if isinstance(item, dict):
+            child = self.element(item, node.scope, prop, node.doc, path)
+            if child is None:
+                return None
+            if child.id is None:
+                child.id = None
+            return child
+        if isinstance(item, str):
+            if prop.instances is not None:
+                term = self.instance_term(node.scope, prop.instances, item)
+                if term is not None:
+                    return term
+            if item.startswith("dtmi:") and is_dtmi(item):
+                return Ref(item, node.doc, path)
+            self.problem(node.doc, node.label, f"{prop.name}-value", f"{prop.name}: expected {_describe(prop.instances, node, prop.classes)}, got {item!r}")
+            return None
+        self.problem(node.doc, node.label, f"{prop.name}-value", f"{prop.name}: expected {_describe(prop.instances, node, prop.classes)}, got {item!r}")
+        return None
+
+
+def _unit_term(node: Node, value: str) -> str | None:
+    """The unit ``value`` names, if it is a unit of the node's semantic type."""
+    unit = unit_of(value, node.scope)
+    if unit is None or node.semantic_type is None:
+        return None
+    allowed = quantities.units_of(node.semantic_type, node.scope.quantity_version)
+    return unit if unit in allowed else None
+
+
+def _check_string(text: str, prop: PropSpec) -> str | None:
+    if prop.max_length is not None and len(text) > prop.max_length:
+        return f"at most {prop.max_length} characters, got {len(text)}"
+    if prop.pattern is not None:
+        pattern = _PATTERNS.get(prop.pattern)
+        if pattern is None:
+            pattern = _PATTERNS[prop.pattern] = re.compile(prop.pattern)
+        if not pattern.fullmatch(text):
+            return f"expected letters, digits and underscores starting with a letter, got {text!r}"
+    return None
+
+
+def _check_range(number: int, prop: PropSpec) -> str | None:
+    if prop.min_value is not None and number < prop.min_value:
+        if prop.max_value == prop.min_value:
+            return f"must be {prop.min_value}, got {number}"
+        return f"must be at least {prop.min_value}, got {number}"
+    if prop.max_value is not None and number > prop.max_value:
+        if prop.max_value == prop.min_value:
+            return f"must be {prop.min_value}, got {number}"
+        return f"must be at most {prop.max_value}, got {number}"
+    return None
+
+
+def _describe(table: str | None, node: Node, classes: tuple[str, ...] = ()) -> str:
+    parts = [f"an inline {c} or its DTMI" for c in classes]
+    if table in ("schema", "enumSchema", "mapKey"):
+        parts.insert(0, "a schema term such as 'double'")
+    elif table == "unit":
+        parts.insert(0, f"a unit of {node.semantic_type}")
+    elif table == "commandType":
+        parts.insert(0, "'synchronous' or 'asynchronous'")
+    return " or ".join(parts) or "a value"
+
+
+def _label(obj: dict[str, Any], path: str) -> str:
+    element_id = obj.get("@id")
+    return element_id if isinstance(element_id, str) else (path or "/")
+
+
+def numeric_schema(term: object) -> bool:
+    return isinstance(term, str) and term in _NUMERIC
+
+
+__all__ += ["defined_terms", "numeric_schema"]
