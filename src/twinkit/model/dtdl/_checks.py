@@ -15,7 +15,6 @@ from twinkit.model.dtdl._parser import Node, Ref, numeric_schema
 
 __all__ = ["Graph"]
 
-REFERENCEABLE: Final = frozenset({"Interface", "Array", "Enum", "Map", "Object"})
 MAX_EXTENDS_DEPTH: Final = 10
 MAX_EXTENDS_TOTAL: Final = 1024
 MAX_SCHEMA_DEPTH: Final = 5
@@ -81,8 +80,9 @@ class Graph:
                         if target.cls not in spec.classes:
                             self.problem(node, f"{name}-value", f"{name}: {item.dtmi} is a {target.cls}, expected {' or '.join(spec.classes)}")
                             continue
-                        if target.cls not in REFERENCEABLE:
-                            self.problem(node, f"{name}-value", f"{name}: {item.dtmi} names a {target.cls} inside another element; only Interfaces and complex schemas can be referenced")
+                        if target.cls != "Interface" and target.partition is not node.partition:
+                            owner = target.partition.label if target.partition else "another element"
+                            self.problem(node, f"{name}-value", f"{name}: {item.dtmi} is a {target.cls} defined inside {owner}; outside its Interface only Interfaces can be referenced")
                             continue
                         resolved.append(target)
                     else:

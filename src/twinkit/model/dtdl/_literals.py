@@ -26,7 +26,10 @@ def _single(value: object, what: str) -> tuple[object, str | None]:
     return value, None
 
 
-def _literal(value: object, what: str, ok: type | tuple[type, ...], xsd: str) -> Read:
+_XSD = "http://www.w3.org/2001/XMLSchema#"
+
+
+def _literal(value: object, what: str, ok: type, xsd: str, strict: bool) -> Read:
     value, problem = _single(value, what)
     if problem:
         return None, problem
@@ -38,10 +41,12 @@ def _literal(value: object, what: str, ok: type | tuple[type, ...], xsd: str) ->
             return None, f"a value object may only hold keywords, got keys {sorted(keys)}"
         if keys & _NO_NESTED:
             return None, f"a value object may not hold {sorted(keys & _NO_NESTED)}"
-        if keys - {"@value", "@type"}:
+        if strict and keys - {"@value", "@type"}:
             return None, f"a value object may only hold '@value' and '@type', got {sorted(keys)}"
-        if "@type" in value and not isinstance(value["@type"], str):
-            return None, f"'@type' of a value object must be a string, got {value['@type']!r}"
+        if "@type" in value:
+            datatype, _ = _single(value["@type"], "type")
+            if datatype not in (xsd, _XSD + xsd.removeprefix("xsd:")):
+                return None, f"'@type' of a value object must be {xsd!r}, got {value['@type']!r}"
         value = value["@value"]
     if isinstance(value, bool) and ok is not bool:
         return None, f"expected {what} ({xsd}), got {value!r}"
@@ -50,19 +55,21 @@ def _literal(value: object, what: str, ok: type | tuple[type, ...], xsd: str) ->
     return value, None
 
 
-def read_string(value: object, what: str = "a string") -> Read:
-    return _literal(value, what, str, "xsd:string")
+def read_string(value: object, what: str = "a string", *, strict: bool = True) -> Read:
+    return _literal(value, what, str, "xsd:string", strict)
 
 
-def read_integer(value: object, what: str = "an integer") -> Read:
-    return _literal(value, what, int, "xsd:integer")
+def read_integer(value: object, what: str = "an integer", *, strict: bool = True) -> Read:
+    return _literal(value, what, int, "xsd:integer", strict)
 
 
-def read_boolean(value: object, what: str = "a boolean") -> Read:
-    return _literal(value, what, bool, "xsd:boolean")
+def read_boolean(value: object, what: str = "a boolean", *, strict: bool = True) -> Read:
+    return _literal(value, what, bool, "xsd:boolean", strict)
 
 
-def read_langstring(value: object) -> tuple[dict[str, str] | None, str | None]:
+def read_langstring(
+    value: object, *, strict: bool = True
+) -> tuple[dict[str, str] | None, str | None]:
     """A localizable string: ``"text"``, ``{"en": "text"}`` or JSON-LD language objects."""
     if isinstance(value, str):
         return {"en": value}, None
@@ -76,11 +83,13 @@ def read_langstring(value: object) -> tuple[dict[str, str] | None, str | None]:
             out[lang] = text
         return out, None
     if isinstance(value, list):
-        return _langstring_array(value)
+        return _langstring_array(value, strict)
     return None, f"expected a string, a language map or an array, got {value!r}"
 
 
-def _langstring_array(items: list[object]) -> tuple[dict[str, str] | None, str | None]:
+def _langstring_array(
+    items: list[object], strict: bool
+) -> tuple[dict[str, str] | None, str | None]:
     out: dict[str, str] = {}
     default_seen = False
     for item in items:
@@ -95,7 +104,7 @@ def _langstring_array(items: list[object]) -> tuple[dict[str, str] | None, str |
                 return None, f"a language object may not hold {sorted(keys & _NO_NESTED)}"
             if "@value" not in keys:
                 return None, f"a language object needs '@value', got keys {sorted(keys)}"
-            if keys - {"@value", "@language"}:
+            if strict and keys - {"@value", "@language"}:
                 return None, f"a language object holds only '@value' and '@language', got {sorted(keys)}"
             text_value = item["@value"]
             if not isinstance(text_value, str):

@@ -55,6 +55,11 @@ _NUMERIC: Final = frozenset(
     }
 )
 _PATTERNS: dict[str, re.Pattern[str]] = {}
+# Properties whose values must be in the DTDL version of their parent (elsewhere a v3 element
+# may hold v2 elements).
+_SAME_VERSION_ONLY: Final = frozenset(
+    {"schemas", "enumValues", "fields", "mapKey", "mapValue", "request", "response"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +85,8 @@ class Node:
     unit: str | None = None
     cotypes: list[str] = field(default_factory=list)
     top_level: bool = False
+    partition: Node | None = None
+    """The Interface this element belongs to (an Interface is its own partition)."""
 
     @property
     def label(self) -> str:
@@ -100,6 +107,7 @@ class Walker:
         self.allow_undefined = allow_undefined_extensions
         self.issues: list[ParseIssue] = []
         self.nodes: list[Node] = []
+        self._partition: Node | None = None
 
     # -- reporting -------------------------------------------------------------------------
 
@@ -159,9 +167,14 @@ class Walker:
         if scope is None:
             return None
         label = _label(obj, path)
-        element_id = self.read_id(obj, doc, label)
+        if scope.version != parent_scope.version and spec.name in _SAME_VERSION_ONLY:
+            self.problem(doc, label, "context-version", f"{spec.name} of a DTDL v{parent_scope.version} element must be DTDL v{parent_scope.version} too")
+            return None
+        element_id = self.read_id(obj, doc, label, scope)
         for key in obj:
-            if key.startswith("@") and key not in _ALLOWED_KEYWORDS:
+            if key.startswith("@") and key not in _ALLOWED_KEYWORDS and (
+                scope.version >= 3 or key == "@graph"
+            ):
                 self.problem(doc, label, "keyword", f"JSON-LD keyword {key!r} is not allowed in a DTDL element")
         cls, cotypes, semantic, is_open = self.read_types(obj, scope, spec, doc, label)
         if cls is None:
@@ -169,23 +182,30 @@ class Walker:
         cls_spec = scope.vocab.classes[cls]
         if element_id is not None and len(element_id) > cls_spec.id_max_length:
             self.problem(doc, label, "id-length", f"an {cls} @id may have at most {cls_spec.id_max_length} characters, got {len(element_id)}")
-        if cls == "Interface" and element_id is None and "@id" not in obj:
-            self.problem(doc, label, "id-required", "an Interface needs an @id")
+        if element_id is None and "@id" not in obj and (cls == "Interface" or spec.name == "schemas"):
+            where = "an Interface" if cls == "Interface" else f"a {cls} in 'schemas'"
+            self.problem(doc, label, "id-required", f"{where} needs an @id")
         node = Node(cls, element_id, scope, doc, path, cotypes=cotypes, top_level=top_level)
         node.semantic_type = semantic
-        self.read_properties(obj, node, cls_spec, is_open)
+        outer = self._partition
+        node.partition = node if cls == "Interface" else outer
+        self._partition = node.partition
+        try:
+            self.read_properties(obj, node, cls_spec, is_open)
+        finally:
+            self._partition = outer
         self.nodes.append(node)
         return node
 
-    def read_id(self, obj: dict[str, Any], doc: str, label: str) -> str | None:
+    def read_id(self, obj: dict[str, Any], doc: str, label: str, scope: Scope) -> str | None:
         if "@id" not in obj:
             return None
         value = obj["@id"]
         if not isinstance(value, str):
             self.problem(doc, label, "id-form", f"@id must be a single DTMI string, got {value!r}")
             return None
-        if not is_dtmi(value):
-            self.problem(doc, label, "dtmi-syntax", f"@id {value!r} is not a valid DTMI")
+        if not valid_dtmi(value, scope.version):
+            self.problem(doc, label, "dtmi-syntax", f"@id {value!r} is not a valid DTMI{_dtmi_hint(scope.version)}")
             return None
         if value.startswith(_RESERVED_PREFIXES):
             self.problem(doc, label, "dtmi-reserved", f"@id {value!r} uses a prefix reserved for DTDL itself")
@@ -271,6 +291,8 @@ class Walker:
     # -- property values -------------------------------------------------------------------
 
     def read_value(self, node: Node, prop: PropSpec, value: object, path: str) -> None:
+        if value == [] and prop.kind is not Kind.LANG:
+            return  # JSON-LD: an empty array is no value at all
         if prop.kind is Kind.ELEMENTS:
             self.read_elements(node, prop, value, path)
             return
@@ -285,37 +307,38 @@ class Walker:
 
     def read_literal(self, node: Node, prop: PropSpec, value: object) -> tuple[object, str | None]:
         kind = prop.kind
+        strict = node.scope.version >= 3
         if kind is Kind.LANG:
-            texts, problem = read_langstring(value)
+            texts, problem = read_langstring(value, strict=strict)
             if problem is None and texts is not None and prop.max_length is not None:
                 for text in texts.values():
                     if len(text) > prop.max_length:
                         return None, f"at most {prop.max_length} characters, got {len(text)}"
             return texts, problem
         if kind is Kind.STRING:
-            text, problem = read_string(value)
+            text, problem = read_string(value, strict=strict)
             if problem is None and isinstance(text, str):
                 problem = _check_string(text, prop)
             return text, problem
         if kind is Kind.BOOL:
-            return read_boolean(value)
+            return read_boolean(value, strict=strict)
         if kind is Kind.INT:
-            number, problem = read_integer(value)
+            number, problem = read_integer(value, strict=strict)
             if problem is None and isinstance(number, int):
                 problem = _check_range(number, prop)
             return number, problem
         if kind is Kind.ENUM_VALUE:
-            number, problem = read_integer(value)
+            number, problem = read_integer(value, strict=strict)
             if problem is None:
                 return number, None
-            return read_string(value, "an integer or a string")
+            return read_string(value, "an integer or a string", strict=strict)
         if kind is Kind.DTMI:
             if isinstance(value, list) and len(value) == 1:
                 value = value[0]
             if not isinstance(value, str):
                 return None, f"expected a DTMI string, got {value!r}"
-            if not is_dtmi(value):
-                return None, f"expected a DTMI, got {value!r}"
+            if not valid_dtmi(value, node.scope.version):
+                return None, f"expected a DTMI{_dtmi_hint(node.scope.version)}, got {value!r}"
             return value, None
         raise AssertionError(kind)
 
@@ -389,12 +412,28 @@ class Walker:
                 term = self.instance_term(node.scope, prop.instances, item)
                 if term is not None:
                     return term
-            if item.startswith("dtmi:") and is_dtmi(item):
+            if item.startswith("dtmi:") and valid_dtmi(item, node.scope.version):
                 return Ref(item, node.doc, path)
             self.problem(node.doc, node.label, f"{prop.name}-value", f"{prop.name}: expected {_describe(prop.instances, node, prop.classes)}, got {item!r}")
             return None
         self.problem(node.doc, node.label, f"{prop.name}-value", f"{prop.name}: expected {_describe(prop.instances, node, prop.classes)}, got {item!r}")
         return None
+
+
+_V2_DTMI: Final = re.compile(r"dtmi:[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?(?::[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?)*;[1-9][0-9]{0,8}")
+
+
+def valid_dtmi(text: str, version: int) -> bool:
+    """DTMI syntax as the element's DTDL version has it: v2 needs a plain major version."""
+    if version == 2:
+        return len(text) <= 2048 and _V2_DTMI.fullmatch(text) is not None
+    return is_dtmi(text)
+
+
+def _dtmi_hint(version: int) -> str:
+    if version == 2:
+        return " (DTDL v2 needs 'dtmi:<segments>;<major version>', e.g. dtmi:com:example:Pump;1)"
+    return " (expected 'dtmi:<segments>;<version>', e.g. dtmi:com:example:Pump;1)"
 
 
 def _unit_term(node: Node, value: str) -> str | None:
