@@ -33,9 +33,11 @@ def parse(
     walker = Walker(allow_undefined_extensions=allow_undefined_extensions)
     for label, value in iter_documents(documents, walker.issues):  # type: ignore[arg-type]
         walker.document(value, label)
-    if walker.issues:
-        raise ParsingError(walker.issues)
     graph = Graph(walker.nodes)
+    if walker.issues:
+        graph.index()
+        graph.resolve()  # also report unresolved references alongside the first problems
+        raise ParsingError([*walker.issues, *graph.issues])
     issues = graph.check()
     if issues:
         raise ParsingError(issues)

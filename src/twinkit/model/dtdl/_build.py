@@ -71,8 +71,12 @@ class _Builder:
             self.done[key] = Interface(
                 **{**self.common(node), "id": Dtmi(node.id)},
                 contents=tuple(self.content(c) for c in node.values("contents")),
-                extends=tuple(Dtmi(b.id) for b in node.values("extends") if isinstance(b, Node) and b.id),
-                schemas=tuple(self.complex(s) for s in node.values("schemas") if isinstance(s, Node)),
+                extends=tuple(
+                    Dtmi(b.id) for b in node.values("extends") if isinstance(b, Node) and b.id
+                ),
+                schemas=tuple(
+                    self.complex(s) for s in node.values("schemas") if isinstance(s, Node)
+                ),
                 dtdl_version=node.scope.version,
             )
         result: Interface = self.done[key]
@@ -81,9 +85,14 @@ class _Builder:
     def content(self, node: Node) -> Content:
         common = self.common(node)
         name = str(node.props["name"])
-        semantic = {"semantic_type": node.semantic_type, "unit": node.unit}
         if node.cls == "Telemetry":
-            return Telemetry(**common, name=name, schema=self.schema(node.props["schema"]), **semantic)
+            return Telemetry(
+                **common,
+                name=name,
+                schema=self.schema(node.props["schema"]),
+                semantic_type=node.semantic_type,
+                unit=node.unit,
+            )
         if node.cls == "Property":
             return self.property(node)
         if node.cls == "Command":
@@ -158,7 +167,9 @@ class _Builder:
                 **common,
                 value_schema=_PRIMITIVE[str(node.props["valueSchema"])],
                 enum_values=tuple(
-                    EnumValue(**self.common(v), name=str(v.props["name"]), enum_value=v.props["enumValue"])
+                    EnumValue(
+                        **self.common(v), name=str(v.props["name"]), enum_value=v.props["enumValue"]
+                    )
                     for v in node.values("enumValues")
                 ),
             )

@@ -56,7 +56,11 @@ class Graph:
                 continue
             other = self.by_id.get(node.id)
             if other is not None:
-                self.problem(node, "id-duplicate", f"@id {node.id} is already used by the {other.cls} at {other.doc}{other.path or '/'}")
+                self.problem(
+                    node,
+                    "id-duplicate",
+                    f"@id {node.id} is already used by the {other.cls} at {other.doc}{other.path or '/'}",
+                )
                 continue
             self.by_id[node.id] = node
 
@@ -75,19 +79,36 @@ class Graph:
                     if isinstance(item, Ref):
                         target = self.by_id.get(item.dtmi)
                         if target is None:
-                            self.problem(node, "unresolved-reference", f"{name}: {item.dtmi} is not defined in any of the documents", ref=item.dtmi)
+                            self.problem(
+                                node,
+                                "unresolved-reference",
+                                f"{name}: {item.dtmi} is not defined in any of the documents",
+                                ref=item.dtmi,
+                            )
                             continue
                         if target.cls not in spec.classes:
-                            self.problem(node, f"{name}-value", f"{name}: {item.dtmi} is a {target.cls}, expected {' or '.join(spec.classes)}")
+                            self.problem(
+                                node,
+                                f"{name}-value",
+                                f"{name}: {item.dtmi} is a {target.cls}, expected {' or '.join(spec.classes)}",
+                            )
                             continue
                         if target.cls != "Interface" and target.partition is not node.partition:
-                            owner = target.partition.label if target.partition else "another element"
-                            self.problem(node, f"{name}-value", f"{name}: {item.dtmi} is a {target.cls} defined inside {owner}; outside its Interface only Interfaces can be referenced")
+                            owner = (
+                                target.partition.label if target.partition else "another element"
+                            )
+                            self.problem(
+                                node,
+                                f"{name}-value",
+                                f"{name}: {item.dtmi} is a {target.cls} defined inside {owner}; outside its Interface only Interfaces can be referenced",
+                            )
                             continue
                         resolved.append(target)
                     else:
                         resolved.append(item)
-                node.props[name] = resolved if isinstance(value, list) else (resolved[0] if resolved else None)
+                node.props[name] = (
+                    resolved if isinstance(value, list) else (resolved[0] if resolved else None)
+                )
 
     # -- inheritance -----------------------------------------------------------------------
 
@@ -114,11 +135,19 @@ class Graph:
 
         for interface in interfaces:
             if visit(interface, []) > MAX_EXTENDS_DEPTH:
-                self.problem(interface, "extends-depth", f"extends may nest at most {MAX_EXTENDS_DEPTH} levels deep, got {depth[id(interface)]}")
+                self.problem(
+                    interface,
+                    "extends-depth",
+                    f"extends may nest at most {MAX_EXTENDS_DEPTH} levels deep, got {depth[id(interface)]}",
+                )
             if interface.scope.version >= 3 and not self.issues:
                 total = len(list(self.ancestors(interface)))
                 if total > MAX_EXTENDS_TOTAL:
-                    self.problem(interface, "extends-count", f"an Interface may extend at most {MAX_EXTENDS_TOTAL} Interfaces in all, got {total}")
+                    self.problem(
+                        interface,
+                        "extends-count",
+                        f"an Interface may extend at most {MAX_EXTENDS_TOTAL} Interfaces in all, got {total}",
+                    )
 
     def ancestors(self, node: Node) -> Iterator[Node]:
         seen: set[int] = set()
@@ -164,11 +193,22 @@ class Graph:
 
         for node in self.nodes:
             if node.cls in _SCHEMA_CHILDREN and visit(node) > MAX_SCHEMA_DEPTH:
-                self.problem(node, "schema-depth", f"complex schemas may nest at most {MAX_SCHEMA_DEPTH} deep, got {depth[id(node)]}")
+                self.problem(
+                    node,
+                    "schema-depth",
+                    f"complex schemas may nest at most {MAX_SCHEMA_DEPTH} deep, got {depth[id(node)]}",
+                )
 
     def contains_array(self, schema: object) -> bool:
         if isinstance(schema, str):
-            return schema in {"point", "lineString", "polygon", "multiPoint", "multiLineString", "multiPolygon"}
+            return schema in {
+                "point",
+                "lineString",
+                "polygon",
+                "multiPoint",
+                "multiLineString",
+                "multiPolygon",
+            }
         if not isinstance(schema, Node):
             return False
         if schema.cls == "Array":
@@ -196,7 +236,9 @@ class Graph:
                 other = seen.get(name)
                 if other is not None and other is not content:
                     where = "" if owner is interface else f" (inherited from {owner.label})"
-                    self.problem(interface, "name-duplicate", f"two contents are named {name!r}{where}")
+                    self.problem(
+                        interface, "name-duplicate", f"two contents are named {name!r}{where}"
+                    )
                 seen[name] = content
 
     def check_node(self, node: Node) -> None:
@@ -204,8 +246,15 @@ class Graph:
             for schema in node.values("schema"):
                 if isinstance(schema, Node):
                     for owner in [schema, *self.ancestors(schema)]:
-                        if any(isinstance(c, Node) and c.cls == "Component" for c in owner.values("contents")):
-                            self.problem(node, "component-nesting", f"the schema {schema.label} of Component {node.props.get('name')!r} itself contains a Component")
+                        if any(
+                            isinstance(c, Node) and c.cls == "Component"
+                            for c in owner.values("contents")
+                        ):
+                            self.problem(
+                                node,
+                                "component-nesting",
+                                f"the schema {schema.label} of Component {node.props.get('name')!r} itself contains a Component",
+                            )
                             break
         elif node.cls == "Object":
             self.unique_names(node, "fields")
@@ -213,13 +262,27 @@ class Graph:
             self.unique_names(node, "properties")
             low, high = node.props.get("minMultiplicity"), node.props.get("maxMultiplicity")
             if isinstance(low, int) and isinstance(high, int) and low > high:
-                self.problem(node, "multiplicity", f"minMultiplicity {low} exceeds maxMultiplicity {high}")
+                self.problem(
+                    node, "multiplicity", f"minMultiplicity {low} exceeds maxMultiplicity {high}"
+                )
         elif node.cls == "Enum":
             self.check_enum(node)
-        if node.cls == "Property" and node.scope.version == 2 and self.contains_array(node.props.get("schema")):
-            self.problem(node, "property-array", f"in DTDL v2 a Property schema may not be or contain an Array (Property {node.props.get('name')!r})")
+        if (
+            node.cls == "Property"
+            and node.scope.version == 2
+            and self.contains_array(node.props.get("schema"))
+        ):
+            self.problem(
+                node,
+                "property-array",
+                f"in DTDL v2 a Property schema may not be or contain an Array (Property {node.props.get('name')!r})",
+            )
         if node.semantic_type is not None and not numeric_schema(node.props.get("schema")):
-            self.problem(node, "semantic-schema", f"the semantic type {node.semantic_type} needs a numeric schema, got {_schema_label(node.props.get('schema'))}")
+            self.problem(
+                node,
+                "semantic-schema",
+                f"the semantic type {node.semantic_type} needs a numeric schema, got {_schema_label(node.props.get('schema'))}",
+            )
 
     def unique_names(self, node: Node, prop: str) -> None:
         seen: set[str] = set()
@@ -242,7 +305,11 @@ class Graph:
             if value_schema in ("integer", "string") and (
                 not isinstance(value, wanted) or isinstance(value, bool)
             ):
-                self.problem(node, "enum-value", f"enumValue {value!r} of {member.props.get('name')!r} does not match valueSchema {value_schema}")
+                self.problem(
+                    node,
+                    "enum-value",
+                    f"enumValue {value!r} of {member.props.get('name')!r} does not match valueSchema {value_schema}",
+                )
             if value in seen:
                 self.problem(node, "enum-value", f"enumValue {value!r} is used twice")
             seen.add(value)

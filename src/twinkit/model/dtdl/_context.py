@@ -79,7 +79,9 @@ def read_context(
     elif isinstance(value, list):
         items = list(value)
     else:
-        problems.append(("context-form", f"@context must be a string or an array of strings, got {value!r}"))
+        problems.append(
+            ("context-form", f"@context must be a string or an array of strings, got {value!r}")
+        )
         return None, problems
     version = parent.version if parent is not None else None
     dtdl_seen_version: int | None = None
@@ -88,7 +90,9 @@ def read_context(
     undefined = parent.undefined_extension if parent is not None else False
     for item in items:
         if not isinstance(item, str):
-            problems.append(("context-form", f"every @context entry must be a string, got {item!r}"))
+            problems.append(
+                ("context-form", f"every @context entry must be a string, got {item!r}")
+            )
             continue
         if not is_dtmi(item) or ";" not in item:
             problems.append(
@@ -98,12 +102,18 @@ def read_context(
         if item.startswith("dtmi:dtdl:context;"):
             if item not in DTDL_CONTEXTS:
                 problems.append(
-                    ("context-version", f"unsupported DTDL version {item!r}: expected dtmi:dtdl:context;2 or ;3")
+                    (
+                        "context-version",
+                        f"unsupported DTDL version {item!r}: expected dtmi:dtdl:context;2 or ;3",
+                    )
                 )
                 continue
             if others_before:
                 problems.append(
-                    ("context-order", f"the DTDL context {item!r} must come before extension contexts")
+                    (
+                        "context-order",
+                        f"the DTDL context {item!r} must come before extension contexts",
+                    )
                 )
             dtdl_seen_version = DTDL_CONTEXTS[item]
             continue
@@ -115,25 +125,34 @@ def read_context(
         others_before = True
         if not allow_undefined:
             problems.append(
-                ("undefined-extension", f"@context {item!r} is not a context twinkit knows (allow undefined extensions to accept it)")
+                (
+                    "undefined-extension",
+                    f"@context {item!r} is not a context twinkit knows (allow undefined extensions to accept it)",
+                )
             )
         undefined = True
     if dtdl_seen_version is not None:
         if version is not None and dtdl_seen_version > version:
             problems.append(
-                ("context-version", f"a DTDL v{version} element cannot contain a DTDL v{dtdl_seen_version} element")
+                (
+                    "context-version",
+                    f"a DTDL v{version} element cannot contain a DTDL v{dtdl_seen_version} element",
+                )
             )
         version = dtdl_seen_version
     if version is None:
-        problems.append(("context-dtdl", "the top-level @context must name dtmi:dtdl:context;2 or dtmi:dtdl:context;3"))
+        problems.append(
+            (
+                "context-dtdl",
+                "the top-level @context must name dtmi:dtdl:context;2 or dtmi:dtdl:context;3",
+            )
+        )
         return None, problems
     base = parent if parent is not None and parent.version == version else Scope(version)
     scope = replace(base, undefined_extension=undefined)
     for ext in extensions:
         if EXTENSION_CONTEXTS[ext] != version:
-            problems.append(
-                ("context-extension", f"{ext} cannot be used with DTDL v{version}")
-            )
+            problems.append(("context-extension", f"{ext} cannot be used with DTDL v{version}"))
         elif ext == QUANTITATIVE_TYPES:
             scope = replace(scope, quantitative=True)
         elif ext == IOT_CENTRAL:

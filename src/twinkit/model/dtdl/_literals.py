@@ -105,7 +105,10 @@ def _langstring_array(
             if "@value" not in keys:
                 return None, f"a language object needs '@value', got keys {sorted(keys)}"
             if strict and keys - {"@value", "@language"}:
-                return None, f"a language object holds only '@value' and '@language', got {sorted(keys)}"
+                return (
+                    None,
+                    f"a language object holds only '@value' and '@language', got {sorted(keys)}",
+                )
             text_value = item["@value"]
             if not isinstance(text_value, str):
                 return None, f"'@value' must be a string, got {text_value!r}"

@@ -34,7 +34,9 @@ def iter_documents(
             try:
                 text = path.read_text(encoding="utf-8-sig")
             except OSError as err:
-                issues.append(ParseIssue(label, "/", "file", f"cannot read the file: {err.strerror or err}"))
+                issues.append(
+                    ParseIssue(label, "/", "file", f"cannot read the file: {err.strerror or err}")
+                )
                 continue
         elif isinstance(document, str):
             label, text = f"document[{i}]", document
@@ -45,5 +47,10 @@ def iter_documents(
             yield label, json.loads(text)
         except json.JSONDecodeError as err:
             issues.append(
-                ParseIssue(label, f"line {err.lineno} column {err.colno}", "json", f"not valid JSON: {err.msg}")
+                ParseIssue(
+                    label,
+                    f"line {err.lineno} column {err.colno}",
+                    "json",
+                    f"not valid JSON: {err.msg}",
+                )
             )

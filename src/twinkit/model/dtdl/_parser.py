@@ -87,11 +87,12 @@ class Node:
     top_level: bool = False
     partition: Node | None = None
     """The Interface this element belongs to (an Interface is its own partition)."""
+    display: str = ""
 
     @property
     def label(self) -> str:
         """How errors name this element: its DTMI, else its JSON path."""
-        return self.id or self.path or "/"
+        return self.id or self.display or self.path or "/"
 
     def values(self, prop: str) -> list[Any]:
         value = self.props.get(prop)
@@ -125,13 +126,20 @@ class Walker:
                 if isinstance(item, dict):
                     self.top_level(item, doc, f"/{i}")
                 else:
-                    self.problem(doc, f"/{i}", "root-form", f"expected a DTDL Interface object, got {item!r}")
+                    self.problem(
+                        doc, f"/{i}", "root-form", f"expected a DTDL Interface object, got {item!r}"
+                    )
         else:
             self.problem(doc, "/", "root-form", f"expected a JSON object or array, got {root!r}")
 
     def top_level(self, obj: dict[str, Any], doc: str, path: str) -> None:
         if "@context" not in obj:
-            self.problem(doc, _label(obj, path), "context-required", "a top-level element needs an @context naming dtmi:dtdl:context;2 or ;3")
+            self.problem(
+                doc,
+                _label(obj, path),
+                "context-required",
+                "a top-level element needs an @context naming dtmi:dtdl:context;2 or ;3",
+            )
             return
         scope = self.scope_of(obj, None, doc, path)
         if scope is None:
@@ -139,12 +147,21 @@ class Walker:
         spec_interface = PropSpec("root", Kind.ELEMENTS, classes=("Interface",))
         node = self.element(obj, scope, spec_interface, doc, path, top_level=True)
         if node is not None and node.cls != "Interface":
-            self.problem(doc, node.label, "root-class", f"a top-level element must be an Interface, got {node.cls}")
+            self.problem(
+                doc,
+                node.label,
+                "root-class",
+                f"a top-level element must be an Interface, got {node.cls}",
+            )
 
-    def scope_of(self, obj: dict[str, Any], parent: Scope | None, doc: str, path: str) -> Scope | None:
+    def scope_of(
+        self, obj: dict[str, Any], parent: Scope | None, doc: str, path: str
+    ) -> Scope | None:
         if "@context" not in obj:
             return parent
-        scope, problems = read_context(obj["@context"], parent, allow_undefined=self.allow_undefined)
+        scope, problems = read_context(
+            obj["@context"], parent, allow_undefined=self.allow_undefined
+        )
         for rule, message in problems:
             self.problem(doc, _label(obj, path), rule, message)
         if problems:
@@ -168,24 +185,46 @@ class Walker:
             return None
         label = _label(obj, path)
         if scope.version != parent_scope.version and spec.name in _SAME_VERSION_ONLY:
-            self.problem(doc, label, "context-version", f"{spec.name} of a DTDL v{parent_scope.version} element must be DTDL v{parent_scope.version} too")
+            self.problem(
+                doc,
+                label,
+                "context-version",
+                f"{spec.name} of a DTDL v{parent_scope.version} element must be DTDL v{parent_scope.version} too",
+            )
             return None
         element_id = self.read_id(obj, doc, label, scope)
         for key in obj:
-            if key.startswith("@") and key not in _ALLOWED_KEYWORDS and (
-                scope.version >= 3 or key == "@graph"
+            if (
+                key.startswith("@")
+                and key not in _ALLOWED_KEYWORDS
+                and (scope.version >= 3 or key == "@graph")
             ):
-                self.problem(doc, label, "keyword", f"JSON-LD keyword {key!r} is not allowed in a DTDL element")
+                self.problem(
+                    doc,
+                    label,
+                    "keyword",
+                    f"JSON-LD keyword {key!r} is not allowed in a DTDL element",
+                )
         cls, cotypes, semantic, is_open = self.read_types(obj, scope, spec, doc, label)
         if cls is None:
             return None
         cls_spec = scope.vocab.classes[cls]
         if element_id is not None and len(element_id) > cls_spec.id_max_length:
-            self.problem(doc, label, "id-length", f"an {cls} @id may have at most {cls_spec.id_max_length} characters, got {len(element_id)}")
-        if element_id is None and "@id" not in obj and (cls == "Interface" or spec.name == "schemas"):
+            self.problem(
+                doc,
+                label,
+                "id-length",
+                f"an {cls} @id may have at most {cls_spec.id_max_length} characters, got {len(element_id)}",
+            )
+        if (
+            element_id is None
+            and "@id" not in obj
+            and (cls == "Interface" or spec.name == "schemas")
+        ):
             where = "an Interface" if cls == "Interface" else f"a {cls} in 'schemas'"
             self.problem(doc, label, "id-required", f"{where} needs an @id")
         node = Node(cls, element_id, scope, doc, path, cotypes=cotypes, top_level=top_level)
+        node.display = label
         node.semantic_type = semantic
         outer = self._partition
         node.partition = node if cls == "Interface" else outer
@@ -205,10 +244,17 @@ class Walker:
             self.problem(doc, label, "id-form", f"@id must be a single DTMI string, got {value!r}")
             return None
         if not valid_dtmi(value, scope.version):
-            self.problem(doc, label, "dtmi-syntax", f"@id {value!r} is not a valid DTMI{_dtmi_hint(scope.version)}")
+            self.problem(
+                doc,
+                label,
+                "dtmi-syntax",
+                f"@id {value!r} is not a valid DTMI{_dtmi_hint(scope.version)}",
+            )
             return None
         if value.startswith(_RESERVED_PREFIXES):
-            self.problem(doc, label, "dtmi-reserved", f"@id {value!r} uses a prefix reserved for DTDL itself")
+            self.problem(
+                doc, label, "dtmi-reserved", f"@id {value!r} uses a prefix reserved for DTDL itself"
+            )
             return None
         return value
 
@@ -220,17 +266,28 @@ class Walker:
         if raw is None and "@type" not in obj:
             if spec.implicit is not None:
                 return spec.implicit, [], None, False
-            self.problem(doc, label, "type-required", f"expected an @type naming one of {', '.join(spec.classes)}")
+            self.problem(
+                doc,
+                label,
+                "type-required",
+                f"expected an @type naming one of {', '.join(spec.classes)}",
+            )
             return None, [], None, False
         types = raw if isinstance(raw, list) else [raw]
         if not types or not all(isinstance(t, str) for t in types):
-            self.problem(doc, label, "type-form", f"@type must be a string or an array of strings, got {raw!r}")
+            self.problem(
+                doc,
+                label,
+                "type-form",
+                f"@type must be a string or an array of strings, got {raw!r}",
+            )
             return None, [], None, False
         materials: list[str] = []
         semantics: list[str] = []
         cotypes: list[str] = []
         is_open = False
         for text in types:
+            assert isinstance(text, str)
             category, value = classify(text, scope)
             if category is Category.MATERIAL:
                 if value not in materials:
@@ -244,26 +301,53 @@ class Walker:
                 cotypes.append(value)
                 is_open = True
             else:
-                self.problem(doc, label, "type-value", f"@type {text!r} is a {category.value} and is not allowed here")
+                self.problem(
+                    doc,
+                    label,
+                    "type-value",
+                    f"@type {text!r} is a {category.value} and is not allowed here",
+                )
         if len(materials) != 1:
             found = f"{', '.join(materials)}" if materials else "none"
-            self.problem(doc, label, "type-class", f"@type must name exactly one of {', '.join(spec.classes)}; found {found} in {raw!r}")
+            self.problem(
+                doc,
+                label,
+                "type-class",
+                f"@type must name exactly one of {', '.join(spec.classes)}; found {found} in {raw!r}",
+            )
             return None, cotypes, None, is_open
         cls = materials[0]
         if cls not in spec.classes:
-            self.problem(doc, label, "type-class", f"expected one of {', '.join(spec.classes)} here, got {cls}")
+            self.problem(
+                doc,
+                label,
+                "type-class",
+                f"expected one of {', '.join(spec.classes)} here, got {cls}",
+            )
             return None, cotypes, None, is_open
         semantic: str | None = None
         if semantics:
             if not scope.vocab.classes[cls].semantic:
-                self.problem(doc, label, "semantic-type", f"a {cls} cannot have the semantic type {semantics[0]!r}")
+                self.problem(
+                    doc,
+                    label,
+                    "semantic-type",
+                    f"a {cls} cannot have the semantic type {semantics[0]!r}",
+                )
             elif len(semantics) > 1:
-                self.problem(doc, label, "semantic-type", f"at most one semantic type is allowed, got {semantics}")
+                self.problem(
+                    doc,
+                    label,
+                    "semantic-type",
+                    f"at most one semantic type is allowed, got {semantics}",
+                )
             else:
                 semantic = semantics[0]
         return cls, cotypes, semantic, is_open
 
-    def read_properties(self, obj: dict[str, Any], node: Node, spec: ClassSpec, is_open: bool) -> None:
+    def read_properties(
+        self, obj: dict[str, Any], node: Node, spec: ClassSpec, is_open: bool
+    ) -> None:
         props = dict(spec.props)
         if node.semantic_type is not None:
             props["unit"] = PropSpec("unit", Kind.INSTANCE, required=True, instances="unit")
@@ -277,16 +361,40 @@ class Walker:
             if name is None:
                 category = classify_key(key, scope)
                 if not (is_open and apocryphal_ok("property", category, scope)):
-                    self.problem(node.doc, node.label, "unknown-property", f"{node.cls} has no property {key!r} ({category.value})")
+                    self.problem(
+                        node.doc,
+                        node.label,
+                        "unknown-property",
+                        f"{node.cls} has no property {key!r} ({category.value})",
+                    )
                 continue
             if name in seen:
-                self.problem(node.doc, node.label, "duplicate-property", f"property {name!r} is given twice, as {seen[name]!r} and {key!r}")
+                self.problem(
+                    node.doc,
+                    node.label,
+                    "duplicate-property",
+                    f"property {name!r} is given twice, as {seen[name]!r} and {key!r}",
+                )
                 continue
             seen[name] = key
+            if value == []:
+                if props[name].required:
+                    self.problem(
+                        node.doc,
+                        node.label,
+                        "required-property",
+                        f"{node.cls} needs a value for {name!r}, got an empty array",
+                    )
+                continue
             self.read_value(node, props[name], value, f"{node.path}/{key}")
         for name, prop in props.items():
-            if prop.required and node.props.get(name) in (None, []):
-                self.problem(node.doc, node.label, "required-property", f"{node.cls} needs the property {name!r}")
+            if prop.required and name not in seen:
+                self.problem(
+                    node.doc,
+                    node.label,
+                    "required-property",
+                    f"{node.cls} needs the property {name!r}",
+                )
 
     # -- property values -------------------------------------------------------------------
 
@@ -316,10 +424,10 @@ class Walker:
                         return None, f"at most {prop.max_length} characters, got {len(text)}"
             return texts, problem
         if kind is Kind.STRING:
-            text, problem = read_string(value, strict=strict)
-            if problem is None and isinstance(text, str):
-                problem = _check_string(text, prop)
-            return text, problem
+            string, problem = read_string(value, strict=strict)
+            if problem is None and isinstance(string, str):
+                problem = _check_string(string, prop)
+            return string, problem
         if kind is Kind.BOOL:
             return read_boolean(value, strict=strict)
         if kind is Kind.INT:
@@ -346,14 +454,24 @@ class Walker:
         if isinstance(value, list) and len(value) == 1:
             value = value[0]
         if not isinstance(value, str):
-            self.problem(node.doc, node.label, f"{prop.name}-value", f"{prop.name}: expected a term, got {value!r}")
+            self.problem(
+                node.doc,
+                node.label,
+                f"{prop.name}-value",
+                f"{prop.name}: expected a term, got {value!r}",
+            )
             return
         if prop.name == "unit":
             term = _unit_term(node, value)
         else:
             term = self.instance_term(node.scope, prop.instances or "", value)
         if term is None:
-            self.problem(node.doc, node.label, f"{prop.name}-value", f"{prop.name}: {value!r} is not one of {_describe(prop.instances, node)}")
+            self.problem(
+                node.doc,
+                node.label,
+                f"{prop.name}-value",
+                f"{prop.name}: {value!r} is not one of {_describe(prop.instances, node)}",
+            )
             return
         if prop.name == "unit":
             node.unit = term
@@ -385,12 +503,27 @@ class Walker:
     def read_elements(self, node: Node, prop: PropSpec, value: object, path: str) -> None:
         items = value if isinstance(value, list) else [value]
         if not prop.multi and len(items) > 1:
-            self.problem(node.doc, node.label, f"{prop.name}-count", f"{prop.name}: expected one value, got {len(items)}")
+            self.problem(
+                node.doc,
+                node.label,
+                f"{prop.name}-count",
+                f"{prop.name}: expected one value, got {len(items)}",
+            )
             return
         if prop.max_count is not None and len(items) > prop.max_count:
-            self.problem(node.doc, node.label, f"{prop.name}-count", f"{prop.name}: at most {prop.max_count} values, got {len(items)}")
+            self.problem(
+                node.doc,
+                node.label,
+                f"{prop.name}-count",
+                f"{prop.name}: at most {prop.max_count} values, got {len(items)}",
+            )
         if prop.min_count and len(items) < prop.min_count:
-            self.problem(node.doc, node.label, f"{prop.name}-count", f"{prop.name}: at least {prop.min_count} values, got {len(items)}")
+            self.problem(
+                node.doc,
+                node.label,
+                f"{prop.name}-count",
+                f"{prop.name}: at least {prop.min_count} values, got {len(items)}",
+            )
         out: list[Any] = []
         for i, item in enumerate(items):
             item_path = f"{path}/{i}" if isinstance(value, list) else path
@@ -414,13 +547,25 @@ class Walker:
                     return term
             if item.startswith("dtmi:") and valid_dtmi(item, node.scope.version):
                 return Ref(item, node.doc, path)
-            self.problem(node.doc, node.label, f"{prop.name}-value", f"{prop.name}: expected {_describe(prop.instances, node, prop.classes)}, got {item!r}")
+            self.problem(
+                node.doc,
+                node.label,
+                f"{prop.name}-value",
+                f"{prop.name}: expected {_describe(prop.instances, node, prop.classes)}, got {item!r}",
+            )
             return None
-        self.problem(node.doc, node.label, f"{prop.name}-value", f"{prop.name}: expected {_describe(prop.instances, node, prop.classes)}, got {item!r}")
+        self.problem(
+            node.doc,
+            node.label,
+            f"{prop.name}-value",
+            f"{prop.name}: expected {_describe(prop.instances, node, prop.classes)}, got {item!r}",
+        )
         return None
 
 
-_V2_DTMI: Final = re.compile(r"dtmi:[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?(?::[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?)*;[1-9][0-9]{0,8}")
+_V2_DTMI: Final = re.compile(
+    r"dtmi:[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?(?::[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?)*;[1-9][0-9]{0,8}"
+)
 
 
 def valid_dtmi(text: str, version: int) -> bool:
@@ -470,19 +615,27 @@ def _check_range(number: int, prop: PropSpec) -> str | None:
 
 
 def _describe(table: str | None, node: Node, classes: tuple[str, ...] = ()) -> str:
-    parts = [f"an inline {c} or its DTMI" for c in classes]
+    kinds = "/".join(classes)
     if table in ("schema", "enumSchema", "mapKey"):
-        parts.insert(0, "a schema term such as 'double'")
-    elif table == "unit":
-        parts.insert(0, f"a unit of {node.semantic_type}")
-    elif table == "commandType":
-        parts.insert(0, "'synchronous' or 'asynchronous'")
-    return " or ".join(parts) or "a value"
+        if table == "enumSchema":
+            return "'integer' or 'string'"
+        if table == "mapKey":
+            return "'string'"
+        return f"a schema: a term such as 'double', an inline {kinds}, or the DTMI of one"
+    if table == "unit":
+        return f"a unit of {node.semantic_type}"
+    if table == "commandType":
+        return "'synchronous' or 'asynchronous'"
+    return f"an inline {kinds} or its DTMI" if classes else "a value"
 
 
 def _label(obj: dict[str, Any], path: str) -> str:
+    """Name an element for errors: its @id, else its JSON path and name."""
     element_id = obj.get("@id")
-    return element_id if isinstance(element_id, str) else (path or "/")
+    if isinstance(element_id, str):
+        return element_id
+    name = obj.get("name")
+    return f"{path or '/'} ({name})" if isinstance(name, str) else (path or "/")
 
 
 def numeric_schema(term: object) -> bool:

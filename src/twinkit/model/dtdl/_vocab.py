@@ -118,7 +118,18 @@ class Vocabulary:
 
 
 _PRIMITIVES_V2: Final = frozenset(
-    {"boolean", "date", "dateTime", "double", "duration", "float", "integer", "long", "string", "time"}
+    {
+        "boolean",
+        "date",
+        "dateTime",
+        "double",
+        "duration",
+        "float",
+        "integer",
+        "long",
+        "string",
+        "time",
+    }
 )
 _PRIMITIVES_V3: Final = _PRIMITIVES_V2 | {
     "byte",
@@ -235,7 +246,12 @@ def _classes(version: int) -> dict[str, ClassSpec]:
             _name(v),
             PropSpec("schema", Kind.ELEMENTS, required=True, classes=("Interface",)),
         ),
-        cls("Array", PropSpec("elementSchema", Kind.ELEMENTS, required=True, classes=_COMPLEX, instances="schema")),
+        cls(
+            "Array",
+            PropSpec(
+                "elementSchema", Kind.ELEMENTS, required=True, classes=_COMPLEX, instances="schema"
+            ),
+        ),
         cls(
             "Enum",
             PropSpec("valueSchema", Kind.INSTANCE, required=True, instances="enumSchema"),
@@ -253,12 +269,16 @@ def _classes(version: int) -> dict[str, ClassSpec]:
         cls("EnumValue", _name(v), PropSpec("enumValue", Kind.ENUM_VALUE, required=True)),
         cls(
             "Map",
-            PropSpec("mapKey", Kind.ELEMENTS, required=True, classes=("MapKey",), implicit="MapKey"),
+            PropSpec(
+                "mapKey", Kind.ELEMENTS, required=True, classes=("MapKey",), implicit="MapKey"
+            ),
             PropSpec(
                 "mapValue", Kind.ELEMENTS, required=True, classes=("MapValue",), implicit="MapValue"
             ),
         ),
-        cls("MapKey", _name(v), PropSpec("schema", Kind.INSTANCE, required=True, instances="mapKey")),
+        cls(
+            "MapKey", _name(v), PropSpec("schema", Kind.INSTANCE, required=True, instances="mapKey")
+        ),
         cls("MapValue", _name(v), _schema(), semantic=v == 3),
         cls(
             "Object",
