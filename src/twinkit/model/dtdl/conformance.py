@@ -15,7 +15,7 @@ from typing import Any
 
 from twinkit.model.dtdl._errors import ParsingError
 
-__all__ = ["Case", "Outcome", "load_cases", "run_case"]
+__all__ = ["Case", "Outcome", "load_cases", "load_file", "run_case"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,17 +51,22 @@ class Outcome:
 def load_cases(folder: Path) -> Iterator[Case]:
     """Every case of every ``*.json`` file in ``folder``, in file-name order."""
     for path in sorted(folder.glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-        for i, raw in enumerate(data if isinstance(data, list) else [data]):
-            expect = raw.get("expect") or {}
-            yield Case(
-                file=path.name,
-                index=i,
-                valid=bool(raw["valid"]),
-                options=tuple(raw.get("options", ())),
-                documents=tuple(raw["input"]),
-                unresolved=tuple(expect.get("unresolvedIdentifiers", ())),
-            )
+        yield from load_file(path)
+
+
+def load_file(path: Path) -> Iterator[Case]:
+    """The cases of one conformance file."""
+    data = json.loads(path.read_text(encoding="utf-8-sig"))
+    for i, raw in enumerate(data if isinstance(data, list) else [data]):
+        expect = raw.get("expect") or {}
+        yield Case(
+            file=path.name,
+            index=i,
+            valid=bool(raw["valid"]),
+            options=tuple(raw.get("options", ())),
+            documents=tuple(raw["input"]),
+            unresolved=tuple(expect.get("unresolvedIdentifiers", ())),
+        )
 
 
 def run_case(case: Case) -> Outcome:
