@@ -117,7 +117,9 @@ def main() -> None:
     failing = [o for o in outcomes if not o.passed]
     for outcome in failing:
         print(f"FAIL {outcome.case.name}: {outcome.detail}")
-    print(f"whole folder: {seconds:.2f} s median of {repeat} ({len(outcomes)} cases, target < 10 s)")
+    print(
+        f"whole folder: {seconds:.2f} s median of {repeat} ({len(outcomes)} cases, target < 10 s)"
+    )
     figures: dict[str, object] = {
         "cases": len(outcomes),
         "passed": len(outcomes) - len(failing),
