@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 
+from twinkit.errors import ConflictError
 from twinkit.model._contents import Content, Interface
 from twinkit.model._dtmi import Dtmi
 from twinkit.model._schemas import ComplexSchema
@@ -95,5 +96,5 @@ class ModelSet(Mapping[Dtmi, Interface]):
         for model_id, interface in other.items():
             mine = self._interfaces.get(model_id)
             if mine is not None and mine != interface:
-                raise ValueError(f"{model_id} is defined differently in the two model sets")
+                raise ConflictError(f"{model_id} is defined differently in the two model sets")
         return ModelSet([*self.values(), *other.values()], self._schemas.values())
