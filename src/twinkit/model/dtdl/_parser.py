@@ -470,7 +470,7 @@ class Walker:
                 node.doc,
                 node.label,
                 f"{prop.name}-value",
-                f"{prop.name}: {value!r} is not one of {_describe(prop.instances, node)}",
+                f"{prop.name}: expected {_describe(prop.instances, node)}, got {value!r}",
             )
             return
         if prop.name == "unit":
@@ -622,8 +622,10 @@ def _describe(table: str | None, node: Node, classes: tuple[str, ...] = ()) -> s
         if table == "mapKey":
             return "'string'"
         return f"a schema: a term such as 'double', an inline {kinds}, or the DTMI of one"
-    if table == "unit":
-        return f"a unit of {node.semantic_type}"
+    if table == "unit" and node.semantic_type is not None:
+        units = sorted(quantities.units_of(node.semantic_type, node.scope.quantity_version))
+        listed = ", ".join(units[:12]) + (", ..." if len(units) > 12 else "")
+        return f"a unit of {node.semantic_type} ({listed})"
     if table == "commandType":
         return "'synchronous' or 'asynchronous'"
     return f"an inline {kinds} or its DTMI" if classes else "a value"
