@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from twinkit.model.dtdl._errors import ParseIssue
-from twinkit.model.dtdl._parser import Node, Ref, numeric_schema
+from twinkit.model.dtdl._parser import Node, Ref
+from twinkit.model.dtdl._values import numeric_schema
 
 __all__ = ["Graph"]
 

@@ -11,27 +11,24 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from twinkit.model import _quantities as quantities
-from twinkit.model._dtmi import is_dtmi
 from twinkit.model.dtdl._context import (
-    IOTC_SCHEMAS,
     Category,
     Scope,
     apocryphal_ok,
     classify,
     classify_key,
-    defined_terms,
-    is_term,
     property_name,
     read_context,
-    unit_of,
 )
 from twinkit.model.dtdl._errors import ParseIssue
-from twinkit.model.dtdl._literals import (
-    read_boolean,
-    read_integer,
-    read_langstring,
-    read_string,
+from twinkit.model.dtdl._values import (
+    describe,
+    dtmi_hint,
+    instance_term,
+    label_of,
+    read_literal,
+    unit_term,
+    valid_dtmi,
 )
 from twinkit.model.dtdl._vocab import ClassSpec, Kind, PropSpec
 
@@ -136,7 +133,7 @@ class Walker:
         if "@context" not in obj:
             self.problem(
                 doc,
-                _label(obj, path),
+                label_of(obj, path),
                 "context-required",
                 "a top-level element needs an @context naming dtmi:dtdl:context;2 or ;3",
             )
@@ -163,7 +160,7 @@ class Walker:
             obj["@context"], parent, allow_undefined=self.allow_undefined
         )
         for rule, message in problems:
-            self.problem(doc, _label(obj, path), rule, message)
+            self.problem(doc, label_of(obj, path), rule, message)
         if problems:
             return None
         return scope
@@ -183,7 +180,7 @@ class Walker:
         scope = parent_scope if top_level else self.scope_of(obj, parent_scope, doc, path)
         if scope is None:
             return None
-        label = _label(obj, path)
+        label = label_of(obj, path)
         if scope.version != parent_scope.version and spec.name in _SAME_VERSION_ONLY:
             self.problem(
                 doc,
@@ -248,7 +245,7 @@ class Walker:
                 doc,
                 label,
                 "dtmi-syntax",
-                f"@id {value!r} is not a valid DTMI{_dtmi_hint(scope.version)}",
+                f"@id {value!r} is not a valid DTMI{dtmi_hint(scope.version)}",
             )
             return None
         if value.startswith(_RESERVED_PREFIXES):
@@ -407,48 +404,11 @@ class Walker:
         if prop.kind is Kind.INSTANCE:
             self.read_instance(node, prop, value)
             return
-        result, problem = self.read_literal(node, prop, value)
+        result, problem = read_literal(prop, value, node.scope.version)
         if problem is not None:
             self.problem(node.doc, node.label, f"{prop.name}-value", f"{prop.name}: {problem}")
             return
         node.props[prop.name] = result
-
-    def read_literal(self, node: Node, prop: PropSpec, value: object) -> tuple[object, str | None]:
-        kind = prop.kind
-        strict = node.scope.version >= 3
-        if kind is Kind.LANG:
-            texts, problem = read_langstring(value, strict=strict)
-            if problem is None and texts is not None and prop.max_length is not None:
-                for text in texts.values():
-                    if len(text) > prop.max_length:
-                        return None, f"at most {prop.max_length} characters, got {len(text)}"
-            return texts, problem
-        if kind is Kind.STRING:
-            string, problem = read_string(value, strict=strict)
-            if problem is None and isinstance(string, str):
-                problem = _check_string(string, prop)
-            return string, problem
-        if kind is Kind.BOOL:
-            return read_boolean(value, strict=strict)
-        if kind is Kind.INT:
-            number, problem = read_integer(value, strict=strict)
-            if problem is None and isinstance(number, int):
-                problem = _check_range(number, prop)
-            return number, problem
-        if kind is Kind.ENUM_VALUE:
-            number, problem = read_integer(value, strict=strict)
-            if problem is None:
-                return number, None
-            return read_string(value, "an integer or a string", strict=strict)
-        if kind is Kind.DTMI:
-            if isinstance(value, list) and len(value) == 1:
-                value = value[0]
-            if not isinstance(value, str):
-                return None, f"expected a DTMI string, got {value!r}"
-            if not valid_dtmi(value, node.scope.version):
-                return None, f"expected a DTMI{_dtmi_hint(node.scope.version)}, got {value!r}"
-            return value, None
-        raise AssertionError(kind)
 
     def read_instance(self, node: Node, prop: PropSpec, value: object) -> None:
         if isinstance(value, list) and len(value) == 1:
@@ -462,43 +422,20 @@ class Walker:
             )
             return
         if prop.name == "unit":
-            term = _unit_term(node, value)
+            term = unit_term(node, value)
         else:
-            term = self.instance_term(node.scope, prop.instances or "", value)
+            term = instance_term(node.scope, prop.instances or "", value)
         if term is None:
             self.problem(
                 node.doc,
                 node.label,
                 f"{prop.name}-value",
-                f"{prop.name}: expected {_describe(prop.instances, node)}, got {value!r}",
+                f"{prop.name}: expected {describe(prop.instances, node)}, got {value!r}",
             )
             return
         if prop.name == "unit":
             node.unit = term
         node.props[prop.name] = term
-
-    def instance_term(self, scope: Scope, table: str, value: str) -> str | None:
-        """The term ``value`` names in the instance table (term or DTMI spelling)."""
-        vocab = scope.vocab
-        if table in ("schema", "enumSchema", "mapKey"):
-            term = value if is_term(value) else vocab.schema_instance_dtmis.get(value)
-            if term is None and scope.iot_central and value.startswith("dtmi:iotcentral:schema:"):
-                candidate = value[len("dtmi:iotcentral:schema:") : -2]
-                term = candidate if candidate in IOTC_SCHEMAS else None
-            allowed: frozenset[str]
-            if table == "enumSchema":
-                allowed = frozenset({"integer", "string"})
-            elif table == "mapKey":
-                allowed = frozenset({"string"})
-            else:
-                allowed = vocab.primitive_schemas | vocab.geospatial_schemas
-                if scope.iot_central:
-                    allowed = allowed | IOTC_SCHEMAS
-            return term if term in allowed else None
-        if table == "commandType":
-            term = value if is_term(value) else vocab.command_type_dtmis.get(value)
-            return term if term in vocab.command_types else None
-        raise AssertionError(table)
 
     def read_elements(self, node: Node, prop: PropSpec, value: object, path: str) -> None:
         items = value if isinstance(value, list) else [value]
@@ -542,7 +479,7 @@ class Walker:
             return child
         if isinstance(item, str):
             if prop.instances is not None:
-                term = self.instance_term(node.scope, prop.instances, item)
+                term = instance_term(node.scope, prop.instances, item)
                 if term is not None:
                     return term
             if item.startswith("dtmi:") and valid_dtmi(item, node.scope.version):
@@ -551,97 +488,13 @@ class Walker:
                 node.doc,
                 node.label,
                 f"{prop.name}-value",
-                f"{prop.name}: expected {_describe(prop.instances, node, prop.classes)}, got {item!r}",
+                f"{prop.name}: expected {describe(prop.instances, node, prop.classes)}, got {item!r}",
             )
             return None
         self.problem(
             node.doc,
             node.label,
             f"{prop.name}-value",
-            f"{prop.name}: expected {_describe(prop.instances, node, prop.classes)}, got {item!r}",
+            f"{prop.name}: expected {describe(prop.instances, node, prop.classes)}, got {item!r}",
         )
         return None
-
-
-_V2_DTMI: Final = re.compile(
-    r"dtmi:[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?(?::[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?)*;[1-9][0-9]{0,8}"
-)
-
-
-def valid_dtmi(text: str, version: int) -> bool:
-    """DTMI syntax as the element's DTDL version has it: v2 needs a plain major version."""
-    if version == 2:
-        return len(text) <= 2048 and _V2_DTMI.fullmatch(text) is not None
-    return is_dtmi(text)
-
-
-def _dtmi_hint(version: int) -> str:
-    if version == 2:
-        return " (DTDL v2 needs 'dtmi:<segments>;<major version>', e.g. dtmi:com:example:Pump;1)"
-    return " (expected 'dtmi:<segments>;<version>', e.g. dtmi:com:example:Pump;1)"
-
-
-def _unit_term(node: Node, value: str) -> str | None:
-    """The unit ``value`` names, if it is a unit of the node's semantic type."""
-    unit = unit_of(value, node.scope)
-    if unit is None or node.semantic_type is None:
-        return None
-    allowed = quantities.units_of(node.semantic_type, node.scope.quantity_version)
-    return unit if unit in allowed else None
-
-
-def _check_string(text: str, prop: PropSpec) -> str | None:
-    if prop.max_length is not None and len(text) > prop.max_length:
-        return f"at most {prop.max_length} characters, got {len(text)}"
-    if prop.pattern is not None:
-        pattern = _PATTERNS.get(prop.pattern)
-        if pattern is None:
-            pattern = _PATTERNS[prop.pattern] = re.compile(prop.pattern)
-        if not pattern.fullmatch(text):
-            return f"expected letters, digits and underscores starting with a letter, got {text!r}"
-    return None
-
-
-def _check_range(number: int, prop: PropSpec) -> str | None:
-    if prop.min_value is not None and number < prop.min_value:
-        if prop.max_value == prop.min_value:
-            return f"must be {prop.min_value}, got {number}"
-        return f"must be at least {prop.min_value}, got {number}"
-    if prop.max_value is not None and number > prop.max_value:
-        if prop.max_value == prop.min_value:
-            return f"must be {prop.min_value}, got {number}"
-        return f"must be at most {prop.max_value}, got {number}"
-    return None
-
-
-def _describe(table: str | None, node: Node, classes: tuple[str, ...] = ()) -> str:
-    kinds = "/".join(classes)
-    if table in ("schema", "enumSchema", "mapKey"):
-        if table == "enumSchema":
-            return "'integer' or 'string'"
-        if table == "mapKey":
-            return "'string'"
-        return f"a schema: a term such as 'double', an inline {kinds}, or the DTMI of one"
-    if table == "unit" and node.semantic_type is not None:
-        units = sorted(quantities.units_of(node.semantic_type, node.scope.quantity_version))
-        listed = ", ".join(units[:12]) + (", ..." if len(units) > 12 else "")
-        return f"a unit of {node.semantic_type} ({listed})"
-    if table == "commandType":
-        return "'synchronous' or 'asynchronous'"
-    return f"an inline {kinds} or its DTMI" if classes else "a value"
-
-
-def _label(obj: dict[str, Any], path: str) -> str:
-    """Name an element for errors: its @id, else its JSON path and name."""
-    element_id = obj.get("@id")
-    if isinstance(element_id, str):
-        return element_id
-    name = obj.get("name")
-    return f"{path or '/'} ({name})" if isinstance(name, str) else (path or "/")
-
-
-def numeric_schema(term: object) -> bool:
-    return isinstance(term, str) and term in _NUMERIC
-
-
-__all__ += ["defined_terms", "numeric_schema"]
