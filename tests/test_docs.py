@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -23,3 +25,12 @@ def test_readme_tour_runs(capsys: pytest.CaptureFixture[str]) -> None:
         exec(compile(block, "README.md", "exec"), namespace)
     printed = capsys.readouterr().out
     assert "2 of 2 telemetry values are invalid" in printed
+
+
+def test_models_doc_examples_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    code = blocks(ROOT / "docs" / "models.md")
+    assert len(code) >= 2
+    module = types.ModuleType("models_doc")  # a real module, as model classes live in one
+    monkeypatch.setitem(sys.modules, "models_doc", module)
+    for block in code:
+        exec(compile(block, "docs/models.md", "exec"), module.__dict__)
