@@ -14,7 +14,8 @@
 ``Pump.interface`` is the metamodel :class:`Interface`, the same objects a DTDL parser builds;
 :func:`model_set` gathers classes and every class they refer to. An annotation with no
 declaration (``serial: str``) is a read-only Property; private (``_x``) and ``ClassVar``
-annotations are skipped. Contents come in the order they are declared.
+annotations are skipped. Contents come in the order they are declared (a bare annotation
+goes before an unannotated ``command()`` next to it: Python does not record which came first).
 
 Python types map to schemas as follows: ``bool`` boolean, ``int`` **long** (pass
 ``schema="integer"`` for a 32-bit one), ``float`` double, ``str`` string, ``datetime``
@@ -262,11 +263,11 @@ class TwinModel:
             description = _first_paragraph(cls.__dict__.get("__doc__"))
         cls._twinkit_texts = (_lang(display_name), _lang(description), comment)
         cls._twinkit_namespace = _caller_namespace()
-        _REGISTRY.setdefault(cls.__module__, {})[cls.__name__] = cls
         # Report bad declarations where the class is defined; a forward reference waits
         # until `interface` is first read.
         with contextlib.suppress(_Unresolved):
             _built(cls, final=False)
+        _REGISTRY.setdefault(cls.__module__, {})[cls.__name__] = cls
 
 
 _REGISTRY: Final[dict[str, dict[str, type[TwinModel]]]] = {}
@@ -378,8 +379,8 @@ class _Builder:
     def _members(self) -> list[tuple[str, object, _Declaration | None]]:
         """(attribute, annotation or None, declaration or None), in declaration order.
 
-        Declarations keep the class body's order; a bare annotation goes before the first
-        annotated declaration that follows it.
+        Python keeps annotations and assignments apart, so where a bare annotation stands
+        relative to an unannotated declaration (a command) is not known: it goes before it.
         """
         annotations: dict[str, object] = inspect.get_annotations(self.cls)
         namespace = vars(self.cls)
@@ -387,9 +388,9 @@ class _Builder:
         bare = [n for n in annotations if n not in declared]
         rank = {name: index for index, name in enumerate(annotations)}
         order: list[str] = []
-        for name in declared:
-            if name in rank:
-                order += [n for n in bare if rank[n] < rank[name] and n not in order]
+        for index, name in enumerate(declared):
+            upcoming = next((rank[n] for n in declared[index:] if n in rank), len(rank))
+            order += [n for n in bare if rank[n] < upcoming and n not in order]
             order.append(name)
         order += [n for n in bare if n not in order]
         members: list[tuple[str, object, _Declaration | None]] = []
@@ -483,7 +484,11 @@ class _Builder:
             spec = _strip_optional(self.resolve(spec))
             if typing.get_origin(spec) in (*_SEQUENCES, set, frozenset):
                 spec = self.resolve(typing.get_args(spec)[0])
-        target = None if spec is None or spec is TwinModel else self._model(spec, "a target")
+        target = (
+            None
+            if spec is None or spec is TwinModel
+            else self._model(spec, "a relationship target")
+        )
         if decl.min_multiplicity not in (None, 0):
             self.fail("minMultiplicity must be 0", "0 or None", decl.min_multiplicity)
         if decl.max_multiplicity is not None and decl.max_multiplicity < 1:
@@ -548,7 +553,7 @@ class _Builder:
                 self.fail(
                     f"unit {unit!r} fits several semantic types; give semantic_type",
                     f"semantic_type, one of {', '.join(candidates)}",
-                    None,
+                    unit,
                 )
             semantic_type = candidates[0] if len(candidates) == 1 else exact[0]
         if semantic_type is None:
@@ -691,7 +696,8 @@ def _fail(
     *,
     cause: Exception | None = None,
 ) -> NoReturn:
-    where = cls.__qualname__ if attribute is None else f"{cls.__qualname__}.{attribute}"
+    name = cls.__qualname__.rpartition("<locals>.")[2]
+    where = name if attribute is None else f"{name}.{attribute}"
     model = vars(cls).get("dtmi")
     error = ValidationError(
         f"{where}: {message}", model=model, path=where, expected=expected, got=got

@@ -1,18 +1,21 @@
 """DTDL v3 export: metamodel objects to JSON-LD documents, one per Interface.
 
 Whatever version a model was read from, it is written as DTDL v3 (v2's ``commandType`` is
-dropped: v3 has none). An element with an ``@id`` is written out in full once and referenced by
-its DTMI everywhere else, since DTDL forbids two definitions of one id: named schemas (those an
-Interface lists in ``schemas``) in their Interface's ``schemas``; any other identified element
-where it is first used. Co-types other than semantic types are written as they are; DTDL v3
-only accepts those an extension context defines.
+dropped: v3 has none). DTDL allows one definition per ``@id``, and lets an Interface refer by
+id only to Interfaces and to its own elements. So an identified element is written in full
+once in its Interface and referred to by its DTMI elsewhere in that Interface: a named schema
+(listed in an Interface's ``schemas``) in that list, any other where it is first used. Where
+another Interface uses it, a copy without the id is written there; so is a DTDL v2 payload
+with an id used as a request and then as a response (v3 separates the two). Co-types other
+than semantic types are written as they are: DTDL v3 accepts only those an extension defines.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from typing import Any, Final, TypeVar
 
 from twinkit.errors import ValidationError
 from twinkit.model._contents import (
@@ -53,8 +56,12 @@ Json = dict[str, Any]
 def export(models: ModelSet | Iterable[Interface]) -> list[Json]:
     """One DTDL v3 document (a JSON-ready dict) per Interface, in the order given."""
     interfaces = list(models.values()) if isinstance(models, ModelSet) else list(models)
-    named = {s.id for i in interfaces for s in i.schemas if s.id is not None}
-    writer = _Writer(frozenset(named))
+    named: dict[str, str] = {}
+    for interface in interfaces:
+        for schema in interface.schemas:
+            if schema.id is not None:
+                named.setdefault(schema.id, interface.id)
+    writer = _Writer(named)
     return [doc for doc in map(writer.document, interfaces) if doc is not None]
 
 
@@ -63,53 +70,71 @@ def dumps(models: ModelSet | Iterable[Interface], *, indent: int | None = 2) -> 
     return json.dumps(export(models), indent=indent, ensure_ascii=False)
 
 
-class _Writer:
-    """Writes documents, remembering which identified elements are already defined."""
+E = TypeVar("E", bound=Element)
 
-    def __init__(self, named: frozenset[str]) -> None:
-        self._named = named
-        self._defined: dict[str, Element] = {}
+
+class _Writer:
+    """Writes documents, remembering where each identified element is defined."""
+
+    def __init__(self, named: Mapping[str, str]) -> None:
+        self._named = named  # named schema id -> id of the Interface listing it
+        self._defined: dict[str, tuple[Element, str]] = {}  # id -> (element, its Interface)
+        self._roles: dict[str, str] = {}  # CommandRequest or CommandResponse, by payload id
+        self._documents: dict[str, Interface] = {}
+        self._owner = ""
         self._quantitative = False
 
     def document(self, interface: Interface) -> Json | None:
-        if not self._define(interface):
+        known = self._documents.get(interface.id)
+        if known is not None:
+            _same(known, interface)
             return None  # the same Interface given twice
-        self._quantitative = False
+        self._documents[interface.id] = interface
+        self._owner, self._quantitative = interface.id, False
         body = self._head(interface, "Interface")
         if interface.extends:
             body["extends"] = _one_or_many([str(base) for base in interface.extends])
         if interface.contents:
             body["contents"] = [self._ref_or(c, self._content) for c in interface.contents]
-        schemas = [self._complex(s) for s in interface.schemas if self._define(s)]
-        if schemas:
-            body["schemas"] = schemas
+        schemas = [self._named_schema(s) for s in interface.schemas]
+        if any(schemas):
+            body["schemas"] = [schema for schema in schemas if schema]
         context: str | list[str] = DTDL_V3
         if self._quantitative:
             context = [DTDL_V3, QUANTITATIVE_TYPES]
         return {"@context": context, **body}
 
-    def _define(self, element: Element) -> bool:
-        """Record ``element`` as defined here; False when its id is already defined."""
+    def _ref_or(self, element: E, write: Callable[[E], Json]) -> str | Json:
+        """``element`` in full where its id is first met, its DTMI afterwards.
+
+        DTDL lets an Interface refer by id only to its own elements (and to Interfaces), so
+        an element defined in another Interface is written again, without its id.
+        """
         if element.id is None:
-            return True
+            return write(element)
+        owner = self._named.get(element.id)
+        if owner is not None and owner != self._owner:
+            return write(replace(element, id=None))
         known = self._defined.get(element.id)
         if known is None:
-            self._defined[element.id] = element
-            return True
-        if known != element:
-            raise ValidationError(
-                "two different elements share one @id; DTDL allows one definition per id",
-                path=str(element.id),
-                expected=f"the same element as {known!r}",
-                got=element,
-            )
-        return False
-
-    def _ref_or(self, element: Any, write: Callable[[Any], Json]) -> str | Json:
-        """``element`` written in full the first time its id is met, its DTMI afterwards."""
-        if element.id is not None and not self._define(element):
+            self._defined[element.id] = (element, self._owner)
+            return write(element)
+        _same(known[0], element)
+        if known[1] == self._owner:
             return str(element.id)
-        return write(element)
+        return write(replace(element, id=None))
+
+    def _named_schema(self, schema: ComplexSchema) -> Json | None:
+        """A schema the Interface lists in ``schemas``: written there, once."""
+        if schema.id is None or self._named.get(schema.id) != self._owner:
+            written = self._ref_or(schema, self._complex)
+            return written if isinstance(written, dict) else None
+        known = self._defined.get(schema.id)
+        if known is not None:
+            _same(known[0], schema)
+            return None
+        self._defined[schema.id] = (schema, self._owner)
+        return self._complex(schema)
 
     def _head(self, element: Element, cls: str, semantic_type: str | None = None) -> Json:
         """``@id``, ``@type`` and the texts every element has; ``@type`` always present."""
@@ -129,9 +154,7 @@ class _Writer:
             out["comment"] = element.comment
         return out
 
-    def _implicit_head(
-        self, element: Element, cls: str, semantic_type: str | None = None
-    ) -> Json:
+    def _implicit_head(self, element: Element, cls: str, semantic_type: str | None = None) -> Json:
         """As :meth:`_head`, leaving out ``@type`` when it would only repeat the class."""
         out = self._head(element, cls, semantic_type)
         if out["@type"] == cls:
@@ -156,9 +179,9 @@ class _Writer:
         if isinstance(content, Command):
             out = self._head(content, "Command")
             if content.request is not None:
-                out["request"] = self._ref_or(content.request, self._request)
+                out["request"] = self._payload(content.request, "CommandRequest")
             if content.response is not None:
-                out["response"] = self._ref_or(content.response, self._response)
+                out["response"] = self._payload(content.response, "CommandResponse")
             return out
         if isinstance(content, Relationship):
             out = self._head(content, "Relationship")
@@ -179,13 +202,14 @@ class _Writer:
             return out
         raise TypeError(f"expected a DTDL content element, got {content!r}")
 
-    def _request(self, payload: CommandPayload) -> Json:
-        return self._payload(payload, "CommandRequest")
+    def _payload(self, payload: CommandPayload, cls: str) -> str | Json:
+        if payload.id is not None and self._roles.setdefault(payload.id, cls) != cls:
+            # DTDL v2 lets one identified payload be a request here and a response there;
+            # v3 cannot, so the second use is written out again without the id.
+            payload = replace(payload, id=None)
+        return self._ref_or(payload, lambda p: self._payload_body(p, cls))
 
-    def _response(self, payload: CommandPayload) -> Json:
-        return self._payload(payload, "CommandResponse")
-
-    def _payload(self, payload: CommandPayload, cls: str) -> Json:
+    def _payload_body(self, payload: CommandPayload, cls: str) -> Json:
         out = self._implicit_head(payload, cls, payload.semantic_type)
         out["schema"] = self._schema(payload.schema)
         self._quantity(out, payload.semantic_type, payload.unit)
@@ -196,7 +220,7 @@ class _Writer:
     def _schema(self, schema: Schema) -> str | Json:
         if isinstance(schema, PrimitiveSchema | GeospatialSchema):
             return schema.value
-        if schema.id is not None and schema.id in self._named:
+        if schema.id is not None and self._named.get(schema.id) == self._owner:
             return str(schema.id)
         return self._ref_or(schema, self._complex)
 
@@ -240,6 +264,16 @@ class _Writer:
         out["schema"] = self._schema(field.schema)
         self._quantity(out, field.semantic_type, field.unit)
         return out
+
+
+def _same(known: Element, element: Element) -> None:
+    if known != element:
+        raise ValidationError(
+            "two different elements share one @id; DTDL allows one definition per id",
+            path=str(element.id),
+            expected=f"the same element as {known!r}",
+            got=element,
+        )
 
 
 def _one_or_many(values: list[str]) -> str | list[str]:
