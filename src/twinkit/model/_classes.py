@@ -34,20 +34,14 @@ not decide (``percent``) ``semantic_type`` must be given. Annotations may name c
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import inspect
 import re
 import sys
-import types
 import typing
 from collections import ChainMap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
-from enum import Enum
 from typing import Any, ClassVar, Final, NoReturn, TypeAlias, TypedDict, Unpack
-from uuid import UUID
 
 from twinkit.errors import ValidationError
 from twinkit.model import _quantities as quantities
@@ -64,43 +58,12 @@ from twinkit.model._contents import (
 from twinkit.model._dtmi import Dtmi
 from twinkit.model._langstring import EMPTY, LangString
 from twinkit.model._modelset import ModelSet
-from twinkit.model._schemas import (
-    ArraySchema,
-    EnumSchema,
-    EnumValue,
-    Field,
-    GeospatialSchema,
-    MapKey,
-    MapSchema,
-    MapValue,
-    ObjectSchema,
-    PrimitiveSchema,
-    Schema,
-)
+from twinkit.model._pytypes import NAME, SEQUENCES, schema_of, strip_optional
+from twinkit.model._schemas import PrimitiveSchema, Schema
 
 __all__ = ["TwinModel", "command", "component", "model_set", "prop", "relationship", "telemetry"]
 
-_NAME: Final = re.compile(r"[a-zA-Z](?:[a-zA-Z0-9_]*[a-zA-Z0-9])?")
 _RESERVED: Final = frozenset({"interface", "dtmi"})
-_PRIMITIVES: Final[Mapping[object, PrimitiveSchema]] = {
-    bool: PrimitiveSchema.BOOLEAN,
-    int: PrimitiveSchema.LONG,
-    float: PrimitiveSchema.DOUBLE,
-    str: PrimitiveSchema.STRING,
-    datetime: PrimitiveSchema.DATE_TIME,
-    date: PrimitiveSchema.DATE,
-    time: PrimitiveSchema.TIME,
-    timedelta: PrimitiveSchema.DURATION,
-    UUID: PrimitiveSchema.UUID,
-    bytes: PrimitiveSchema.BYTES,
-    Decimal: PrimitiveSchema.DECIMAL,
-}
-_SUPPORTED: Final = (
-    "bool, int, float, str, datetime, date, time, timedelta, UUID, bytes, Decimal, an Enum, "
-    "list[T], tuple[T, ...], dict[str, T], a dataclass or a TypedDict"
-)
-_SEQUENCES: Final = (list, tuple, Sequence)
-_MAPPINGS: Final = (dict, Mapping)
 
 Text: TypeAlias = str | Mapping[str, str] | None
 SchemaLike: TypeAlias = Any
@@ -421,6 +384,9 @@ class _Builder:
         except Exception as err:
             self.fail("unreadable annotation", "a Python type expression", annotation, err)
 
+    def is_model(self, tp: type) -> bool:
+        return issubclass(tp, TwinModel)
+
     def fail(
         self, message: str, expected: str, got: object, cause: Exception | None = None
     ) -> NoReturn:
@@ -433,14 +399,14 @@ class _Builder:
     ) -> Content:
         decl = declaration or _Declaration(kind="Property")
         name = decl.name or attribute
-        if not _NAME.fullmatch(name):
+        if not NAME.fullmatch(name):
             self.fail("invalid content name", "letters, digits and inner '_'", name)
         common = self._element(decl)
         if decl.kind in ("Telemetry", "Property"):
             if decl.schema is not None:
-                schema = self.schema_of(decl.schema)
+                schema = schema_of(decl.schema, self)
             elif annotation is not None:
-                schema = self.schema_of(annotation, annotation=True)
+                schema = schema_of(annotation, self, annotation=True)
             else:
                 self.fail("no schema", "an annotation or schema=...", None)
             semantic_type, unit = self._quantity(decl.semantic_type, decl.unit, schema)
@@ -481,8 +447,8 @@ class _Builder:
     ) -> Relationship:
         spec: object = decl.target if decl.target is not None else annotation
         if spec is not None and not _is_dtmi_text(spec):
-            spec = _strip_optional(self.resolve(spec))
-            if typing.get_origin(spec) in (*_SEQUENCES, set, frozenset):
+            spec = strip_optional(self.resolve(spec))
+            if typing.get_origin(spec) in (*SEQUENCES, set, frozenset):
                 spec = self.resolve(typing.get_args(spec)[0])
         target = (
             None
@@ -535,10 +501,10 @@ class _Builder:
         if not (isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str)):
             self.fail(f"a command {role} is a (name, schema) pair", "('rpm', float)", spec)
         name, schema_spec = spec
-        if not _NAME.fullmatch(name):
+        if not NAME.fullmatch(name):
             self.fail(f"invalid command {role} name", "letters, digits and inner '_'", name)
-        nullable = _strip_optional(schema_spec) is not schema_spec
-        return CommandPayload(name=name, schema=self.schema_of(schema_spec), nullable=nullable)
+        nullable = strip_optional(schema_spec) is not schema_spec
+        return CommandPayload(name=name, schema=schema_of(schema_spec, self), nullable=nullable)
 
     def _quantity(
         self, semantic_type: str | None, unit: str | None, schema: Schema
@@ -572,90 +538,8 @@ class _Builder:
             )
         return semantic_type, unit
 
-    # --- schemas ---
-
-    def schema_of(
-        self, spec: object, stack: tuple[object, ...] = (), *, annotation: bool = False
-    ) -> Schema:
-        """The schema for a Python type, a metamodel schema or (not in annotations) a term."""
-        if isinstance(spec, PrimitiveSchema | GeospatialSchema):
-            return spec
-        if isinstance(spec, ArraySchema | EnumSchema | MapSchema | ObjectSchema):
-            return spec
-        if isinstance(spec, str) and not annotation:
-            for terms in (PrimitiveSchema, GeospatialSchema):
-                if spec in terms.__members__.values():
-                    return terms(spec)
-            self.fail("unknown schema term", "a DTDL schema such as 'double' or 'point'", spec)
-        tp = _strip_optional(self.resolve(spec))
-        if typing.get_origin(tp) is typing.Annotated:
-            tp = typing.get_args(tp)[0]
-        primitive = _PRIMITIVES.get(tp)
-        if primitive is not None:
-            return primitive
-        if tp in stack:
-            self.fail("recursive schema", "a schema that does not contain itself", tp)
-        origin, args = typing.get_origin(tp), typing.get_args(tp)
-        inner = (*stack, tp)
-        if origin in _SEQUENCES and (origin is not tuple or (len(args) == 2 and args[1] is ...)):
-            return ArraySchema(element_schema=self.schema_of(args[0], inner, annotation=True))
-        if origin in _MAPPINGS:
-            if self.resolve(args[0]) is not str:
-                self.fail("map keys must be strings", "dict[str, T]", tp)
-            value_schema = self.schema_of(args[1], inner, annotation=True)
-            value = MapValue(name="value", schema=value_schema)
-            return MapSchema(map_key=MapKey(name="key"), map_value=value)
-        if isinstance(tp, type) and issubclass(tp, Enum):
-            return self._enum(tp)
-        if isinstance(tp, type) and (dataclasses.is_dataclass(tp) or typing.is_typeddict(tp)):
-            return self._object(tp, inner)
-        if isinstance(tp, type) and issubclass(tp, TwinModel):
-            self.fail("a model class is no schema", "component() or relationship()", tp)
-        self.fail("unsupported type", _SUPPORTED, tp)
-
-    def _enum(self, tp: type[Enum]) -> EnumSchema:
-        values = [member.value for member in tp]
-        if all(isinstance(v, str) for v in values):
-            value_schema = PrimitiveSchema.STRING
-        elif all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-            value_schema = PrimitiveSchema.INTEGER
-        else:
-            self.fail(f"values of {tp.__qualname__} mix types", "all str or all int", values)
-        for member in tp:
-            if not _NAME.fullmatch(member.name):
-                self.fail("invalid enum member name", "letters, digits and inner '_'", member)
-        enum_values = tuple(EnumValue(name=m.name, enum_value=m.value) for m in tp)
-        return EnumSchema(value_schema=value_schema, enum_values=enum_values)
-
-    def _object(self, tp: type, stack: tuple[object, ...]) -> ObjectSchema:
-        hints: Mapping[str, object]
-        try:
-            hints = typing.get_type_hints(tp)
-        except NameError:  # defined in a function: resolve through the model's scopes
-            hints = dict(tp.__annotations__)
-        if dataclasses.is_dataclass(tp):
-            hints = {f.name: hints[f.name] for f in dataclasses.fields(tp)}
-        fields = []
-        for name, hint in hints.items():
-            if not _NAME.fullmatch(name):
-                self.fail(f"invalid field name in {tp.__qualname__}", "a DTDL name", name)
-            resolved = self.resolve(hint)
-            if typing.get_origin(resolved) in (typing.Required, typing.NotRequired):
-                resolved = typing.get_args(resolved)[0]
-            fields.append(Field(name=name, schema=self.schema_of(resolved, stack, annotation=True)))
-        return ObjectSchema(fields=tuple(fields))
-
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def _strip_optional(tp: Any) -> Any:
-    """``T`` for ``T | None`` and ``Optional[T]``; anything else unchanged."""
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return tp
 
 
 def _is_dtmi_text(spec: object) -> bool:
