@@ -7,7 +7,7 @@ extensions) and classifies every ``@type`` value and property key against it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import cache
 
@@ -69,37 +69,75 @@ class Category(Enum):
 ContextProblem = tuple[str, str]  # (rule, message)
 
 
+@dataclass(slots=True)
+class _Entries:
+    """What one ``@context`` value names, entry by entry."""
+
+    dtdl_version: int | None = None
+    extensions: set[str] = field(default_factory=set)
+    undefined: bool = False
+    problems: list[ContextProblem] = field(default_factory=list)
+
+
 def read_context(
     value: object, parent: Scope | None, *, allow_undefined: bool
 ) -> tuple[Scope | None, list[ContextProblem]]:
     """Apply an ``@context`` value to the enclosing scope (None at top level)."""
-    problems: list[ContextProblem] = []
     if isinstance(value, str):
         items: list[object] = [value]
     elif isinstance(value, list):
         items = list(value)
     else:
+        message = f"@context must be a string or an array of strings, got {value!r}"
+        return None, [("context-form", message)]
+    entries = _scan(items, allow_undefined)
+    entries.undefined |= parent.undefined_extension if parent is not None else False
+    problems = entries.problems
+    version = parent.version if parent is not None else None
+    if entries.dtdl_version is not None:
+        if version is not None and entries.dtdl_version > version:
+            problems.append(
+                (
+                    "context-version",
+                    f"a DTDL v{version} element cannot contain a DTDL v{entries.dtdl_version} element",
+                )
+            )
+        version = entries.dtdl_version
+    if version is None:
         problems.append(
-            ("context-form", f"@context must be a string or an array of strings, got {value!r}")
+            (
+                "context-dtdl",
+                "the top-level @context must name dtmi:dtdl:context;2 or dtmi:dtdl:context;3",
+            )
         )
         return None, problems
-    version = parent.version if parent is not None else None
-    dtdl_seen_version: int | None = None
-    others_before = False
-    extensions: set[str] = set()
-    undefined = parent.undefined_extension if parent is not None else False
+    base = parent if parent is not None and parent.version == version else Scope(version)
+    scope = replace(base, undefined_extension=entries.undefined)
+    for ext in entries.extensions:
+        if EXTENSION_CONTEXTS[ext] != version:
+            problems.append(("context-extension", f"{ext} cannot be used with DTDL v{version}"))
+        elif ext == QUANTITATIVE_TYPES:
+            scope = replace(scope, quantitative=True)
+        elif ext == IOT_CENTRAL:
+            scope = replace(scope, iot_central=True)
+    return scope, problems
+
+
+def _scan(items: list[object], allow_undefined: bool) -> _Entries:
+    """Sort the entries of an ``@context``: DTDL version, known and undefined extensions."""
+    entries = _Entries()
+    problems = entries.problems
+    others_before = False  # a non-DTDL context seen (IoT Central may precede, by exception)
     for item in items:
         if not isinstance(item, str):
             problems.append(
                 ("context-form", f"every @context entry must be a string, got {item!r}")
             )
-            continue
-        if not is_dtmi(item) or ";" not in item:
+        elif not is_dtmi(item) or ";" not in item:
             problems.append(
                 ("context-dtmi", f"@context entry {item!r} is not a DTMI with a version")
             )
-            continue
-        if item.startswith("dtmi:dtdl:context;"):
+        elif item.startswith("dtmi:dtdl:context;"):
             if item not in DTDL_CONTEXTS:
                 problems.append(
                     (
@@ -115,49 +153,21 @@ def read_context(
                         f"the DTDL context {item!r} must come before extension contexts",
                     )
                 )
-            dtdl_seen_version = DTDL_CONTEXTS[item]
-            continue
-        if item in EXTENSION_CONTEXTS:
-            if item != IOT_CENTRAL:
-                others_before = True
-            extensions.add(item)
-            continue
-        others_before = True
-        if not allow_undefined:
-            problems.append(
-                (
-                    "undefined-extension",
-                    f"@context {item!r} is not a context twinkit knows (allow undefined extensions to accept it)",
+            entries.dtdl_version = DTDL_CONTEXTS[item]
+        elif item in EXTENSION_CONTEXTS:
+            others_before = others_before or item != IOT_CENTRAL
+            entries.extensions.add(item)
+        else:
+            others_before = True
+            entries.undefined = True
+            if not allow_undefined:
+                problems.append(
+                    (
+                        "undefined-extension",
+                        f"@context {item!r} is not a context twinkit knows (allow undefined extensions to accept it)",
+                    )
                 )
-            )
-        undefined = True
-    if dtdl_seen_version is not None:
-        if version is not None and dtdl_seen_version > version:
-            problems.append(
-                (
-                    "context-version",
-                    f"a DTDL v{version} element cannot contain a DTDL v{dtdl_seen_version} element",
-                )
-            )
-        version = dtdl_seen_version
-    if version is None:
-        problems.append(
-            (
-                "context-dtdl",
-                "the top-level @context must name dtmi:dtdl:context;2 or dtmi:dtdl:context;3",
-            )
-        )
-        return None, problems
-    base = parent if parent is not None and parent.version == version else Scope(version)
-    scope = replace(base, undefined_extension=undefined)
-    for ext in extensions:
-        if EXTENSION_CONTEXTS[ext] != version:
-            problems.append(("context-extension", f"{ext} cannot be used with DTDL v{version}"))
-        elif ext == QUANTITATIVE_TYPES:
-            scope = replace(scope, quantitative=True)
-        elif ext == IOT_CENTRAL:
-            scope = replace(scope, iot_central=True)
-    return scope, problems
+    return entries
 
 
 def is_term(text: str) -> bool:

@@ -8,7 +8,9 @@ all of them. Cross-element rules (references, inheritance, names) run in ``_chec
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Final
 
 from twinkit.model.dtdl._context import (
@@ -33,6 +35,9 @@ from twinkit.model.dtdl._values import (
 from twinkit.model.dtdl._vocab import ClassSpec, Kind, PropSpec
 
 __all__ = ["Node", "Ref", "Walker"]
+
+Say = Callable[[str, str], None]
+"""Reports a problem (rule, message) about the element at hand."""
 
 _ALLOWED_KEYWORDS: Final = frozenset({"@id", "@type", "@context"})
 _RESERVED_PREFIXES: Final = ("dtmi:dtdl:", "dtmi:standard:")
@@ -181,45 +186,25 @@ class Walker:
         if scope is None:
             return None
         label = label_of(obj, path)
+        say = partial(self.problem, doc, label)
         if scope.version != parent_scope.version and spec.name in _SAME_VERSION_ONLY:
-            self.problem(
-                doc,
-                label,
-                "context-version",
-                f"{spec.name} of a DTDL v{parent_scope.version} element must be DTDL v{parent_scope.version} too",
-            )
+            v = parent_scope.version
+            say("context-version", f"{spec.name} of a DTDL v{v} element must be DTDL v{v} too")
             return None
         element_id = self.read_id(obj, doc, label, scope)
+        strict_keywords = scope.version >= 3  # DTDL v2 tolerates (ignores) other keywords
         for key in obj:
             if (
                 key.startswith("@")
                 and key not in _ALLOWED_KEYWORDS
-                and (scope.version >= 3 or key == "@graph")
+                and (strict_keywords or key == "@graph")
             ):
-                self.problem(
-                    doc,
-                    label,
-                    "keyword",
-                    f"JSON-LD keyword {key!r} is not allowed in a DTDL element",
-                )
-        cls, cotypes, semantic, is_open = self.read_types(obj, scope, spec, doc, label)
+                say("keyword", f"JSON-LD keyword {key!r} is not allowed in a DTDL element")
+        cls, cotypes, semantic, is_open = self.read_types(obj, scope, spec, say)
         if cls is None:
             return None
         cls_spec = scope.vocab.classes[cls]
-        if element_id is not None and len(element_id) > cls_spec.id_max_length:
-            self.problem(
-                doc,
-                label,
-                "id-length",
-                f"an {cls} @id may have at most {cls_spec.id_max_length} characters, got {len(element_id)}",
-            )
-        if (
-            element_id is None
-            and "@id" not in obj
-            and (cls == "Interface" or spec.name == "schemas")
-        ):
-            where = "an Interface" if cls == "Interface" else f"a {cls} in 'schemas'"
-            self.problem(doc, label, "id-required", f"{where} needs an @id")
+        _check_id(obj, element_id, cls_spec, spec, say)
         node = Node(cls, element_id, scope, doc, path, cotypes=cotypes, top_level=top_level)
         node.display = label
         node.semantic_type = semantic
@@ -256,91 +241,44 @@ class Walker:
         return value
 
     def read_types(
-        self, obj: dict[str, Any], scope: Scope, spec: PropSpec, doc: str, label: str
+        self, obj: dict[str, Any], scope: Scope, spec: PropSpec, say: Say
     ) -> tuple[str | None, list[str], str | None, bool]:
         """The element's class, extra types, semantic type, and whether it is open."""
         raw = obj.get("@type")
         if raw is None and "@type" not in obj:
             if spec.implicit is not None:
                 return spec.implicit, [], None, False
-            self.problem(
-                doc,
-                label,
-                "type-required",
-                f"expected an @type naming one of {', '.join(spec.classes)}",
-            )
+            say("type-required", f"expected an @type naming one of {', '.join(spec.classes)}")
             return None, [], None, False
         types = raw if isinstance(raw, list) else [raw]
         if not types or not all(isinstance(t, str) for t in types):
-            self.problem(
-                doc,
-                label,
-                "type-form",
-                f"@type must be a string or an array of strings, got {raw!r}",
-            )
+            say("type-form", f"@type must be a string or an array of strings, got {raw!r}")
             return None, [], None, False
         materials: list[str] = []
         semantics: list[str] = []
         cotypes: list[str] = []
         is_open = False
         for text in types:
-            assert isinstance(text, str)
-            category, value = classify(text, scope)
+            category, value = classify(str(text), scope)
             if category is Category.MATERIAL:
-                if value not in materials:
-                    materials.append(value)
+                materials.extend([value] if value not in materials else [])
             elif category is Category.SEMANTIC:
-                if value not in semantics:
-                    semantics.append(value)
-            elif category is Category.EXTENSION:
+                semantics.extend([value] if value not in semantics else [])
+            elif category is Category.EXTENSION or apocryphal_ok("cotype", category, scope):
                 cotypes.append(value)
-            elif apocryphal_ok("cotype", category, scope):
-                cotypes.append(value)
-                is_open = True
+                is_open = is_open or category is not Category.EXTENSION
             else:
-                self.problem(
-                    doc,
-                    label,
-                    "type-value",
-                    f"@type {text!r} is a {category.value} and is not allowed here",
-                )
+                say("type-value", f"@type {text!r} is a {category.value} and is not allowed here")
+        allowed = ", ".join(spec.classes)
         if len(materials) != 1:
-            found = f"{', '.join(materials)}" if materials else "none"
-            self.problem(
-                doc,
-                label,
-                "type-class",
-                f"@type must name exactly one of {', '.join(spec.classes)}; found {found} in {raw!r}",
-            )
+            found = ", ".join(materials) or "none"
+            say("type-class", f"@type must name exactly one of {allowed}; found {found} in {raw!r}")
             return None, cotypes, None, is_open
         cls = materials[0]
         if cls not in spec.classes:
-            self.problem(
-                doc,
-                label,
-                "type-class",
-                f"expected one of {', '.join(spec.classes)} here, got {cls}",
-            )
+            say("type-class", f"expected one of {allowed} here, got {cls}")
             return None, cotypes, None, is_open
-        semantic: str | None = None
-        if semantics:
-            if not scope.vocab.classes[cls].semantic:
-                self.problem(
-                    doc,
-                    label,
-                    "semantic-type",
-                    f"a {cls} cannot have the semantic type {semantics[0]!r}",
-                )
-            elif len(semantics) > 1:
-                self.problem(
-                    doc,
-                    label,
-                    "semantic-type",
-                    f"at most one semantic type is allowed, got {semantics}",
-                )
-            else:
-                semantic = semantics[0]
-        return cls, cotypes, semantic, is_open
+        return cls, cotypes, _one_semantic_type(cls, semantics, scope, say), is_open
 
     def read_properties(
         self, obj: dict[str, Any], node: Node, spec: ClassSpec, is_open: bool
@@ -498,3 +436,33 @@ class Walker:
             f"{prop.name}: expected {describe(prop.instances, node, prop.classes)}, got {item!r}",
         )
         return None
+
+
+def _check_id(
+    obj: dict[str, Any], element_id: str | None, cls_spec: ClassSpec, spec: PropSpec, say: Say
+) -> None:
+    """Identifier rules that depend on the class: length, and where an @id is required."""
+    limit = cls_spec.id_max_length
+    if element_id is not None and len(element_id) > limit:
+        say(
+            "id-length",
+            f"a {cls_spec.name} @id may have at most {limit} characters, got {len(element_id)}",
+        )
+    if element_id is None and "@id" not in obj:
+        if cls_spec.name == "Interface":
+            say("id-required", "an Interface needs an @id")
+        elif spec.name == "schemas":
+            say("id-required", f"a {cls_spec.name} in 'schemas' needs an @id")
+
+
+def _one_semantic_type(cls: str, semantics: list[str], scope: Scope, say: Say) -> str | None:
+    """The element's semantic type, if it has exactly one and its class may have one."""
+    if not semantics:
+        return None
+    if not scope.vocab.classes[cls].semantic:
+        say("semantic-type", f"a {cls} cannot have the semantic type {semantics[0]!r}")
+        return None
+    if len(semantics) > 1:
+        say("semantic-type", f"at most one semantic type is allowed, got {semantics}")
+        return None
+    return semantics[0]

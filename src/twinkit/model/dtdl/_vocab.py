@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cache
-from typing import Final
+from typing import Any, Final
 
 __all__ = [
     "ClassSpec",
@@ -173,135 +173,125 @@ def _schema(required: bool = True) -> PropSpec:
     )
 
 
-def _classes(version: int) -> dict[str, ClassSpec]:
-    v = version
-    common = _common(v)
+def _class(
+    version: int, name: str, *props: PropSpec, semantic: bool = False, id_max: int = 2048
+) -> ClassSpec:
+    table = _common(version)
+    table.update((p.name, p) for p in props)
+    return ClassSpec(name, table, semantic=semantic, id_max_length=id_max)
 
-    def cls(name: str, *props: PropSpec, semantic: bool = False, id_max: int = 2048) -> ClassSpec:
-        table = dict(common)
-        table.update((p.name, p) for p in props)
-        return ClassSpec(name, table, semantic=semantic, id_max_length=id_max)
 
-    payload = ("CommandPayload",) if v == 2 else ()
-    request = "CommandPayload" if v == 2 else "CommandRequest"
-    response = "CommandPayload" if v == 2 else "CommandResponse"
+def _multi(name: str, classes: tuple[str, ...], v2_max: int | None, **extra: Any) -> PropSpec:
+    """A many-valued element property; ``v2_max`` is its DTDL v2 count limit."""
+    return PropSpec(name, Kind.ELEMENTS, multi=True, classes=classes, max_count=v2_max, **extra)
+
+
+def _content_classes(v: int) -> list[ClassSpec]:
+    """Interface and the five kinds of content, with Command payloads."""
+    v2 = v == 2
+    request = "CommandPayload" if v2 else "CommandRequest"
+    response = "CommandPayload" if v2 else "CommandResponse"
     out = [
-        cls(
+        _class(
+            v,
             "Interface",
-            PropSpec(
-                "contents",
-                Kind.ELEMENTS,
-                multi=True,
-                max_count=300 if v == 2 else None,
-                classes=_CONTENTS,
-            ),
-            PropSpec(
-                "extends",
-                Kind.ELEMENTS,
-                multi=True,
-                max_count=2 if v == 2 else None,
-                classes=("Interface",),
-            ),
-            PropSpec("schemas", Kind.ELEMENTS, multi=True, classes=_COMPLEX),
+            _multi("contents", _CONTENTS, 300 if v2 else None),
+            _multi("extends", ("Interface",), 2 if v2 else None),
+            _multi("schemas", _COMPLEX, None),
             id_max=128,
         ),
-        cls("Telemetry", _name(v), _schema(), semantic=True),
-        cls(
-            "Property",
-            _name(v),
-            _schema(),
-            PropSpec("writable", Kind.BOOL),
-            semantic=True,
-        ),
-        cls(
+        _class(v, "Telemetry", _name(v), _schema(), semantic=True),
+        _class(v, "Property", _name(v), _schema(), PropSpec("writable", Kind.BOOL), semantic=True),
+        _class(
+            v,
             "Command",
             _name(v),
             PropSpec("commandType", Kind.INSTANCE, instances="commandType"),
             PropSpec("request", Kind.ELEMENTS, classes=(request,), implicit=request),
             PropSpec("response", Kind.ELEMENTS, classes=(response,), implicit=response),
         ),
-        cls(
+        _class(
+            v,
             "Relationship",
             _name(v),
             PropSpec("target", Kind.DTMI),
             PropSpec("minMultiplicity", Kind.INT, min_value=0, max_value=0),
-            PropSpec(
-                "maxMultiplicity",
-                Kind.INT,
-                min_value=1,
-                max_value=500 if v == 2 else None,
-            ),
+            PropSpec("maxMultiplicity", Kind.INT, min_value=1, max_value=500 if v2 else None),
             PropSpec("writable", Kind.BOOL),
-            PropSpec(
-                "properties",
-                Kind.ELEMENTS,
-                multi=True,
-                max_count=300 if v == 2 else None,
-                classes=("Property",),
-                implicit="Property",
-            ),
+            _multi("properties", ("Property",), 300 if v2 else None, implicit="Property"),
         ),
-        cls(
+        _class(
+            v,
             "Component",
             _name(v),
             PropSpec("schema", Kind.ELEMENTS, required=True, classes=("Interface",)),
         ),
-        cls(
+    ]
+    if v2:
+        out.append(_class(v, "CommandPayload", _name(v), _schema()))
+    else:
+        nullable = PropSpec("nullable", Kind.BOOL)
+        out.append(_class(v, "CommandRequest", _name(v), _schema(), nullable, semantic=True))
+        out.append(_class(v, "CommandResponse", _name(v), _schema(), nullable, semantic=True))
+    return out
+
+
+def _schema_classes(v: int) -> list[ClassSpec]:
+    """The complex schemas and their parts."""
+    v2 = v == 2
+
+    def part(name: str, cls: str) -> PropSpec:
+        return PropSpec(name, Kind.ELEMENTS, required=True, classes=(cls,), implicit=cls)
+
+    return [
+        _class(
+            v,
             "Array",
             PropSpec(
                 "elementSchema", Kind.ELEMENTS, required=True, classes=_COMPLEX, instances="schema"
             ),
         ),
-        cls(
+        _class(
+            v,
             "Enum",
             PropSpec("valueSchema", Kind.INSTANCE, required=True, instances="enumSchema"),
-            PropSpec(
+            _multi(
                 "enumValues",
-                Kind.ELEMENTS,
-                required=v == 2,
-                multi=True,
-                min_count=1 if v == 2 else 0,
-                max_count=100 if v == 2 else None,
-                classes=("EnumValue",),
+                ("EnumValue",),
+                100 if v2 else None,
+                required=v2,
+                min_count=int(v2),
                 implicit="EnumValue",
             ),
         ),
-        cls("EnumValue", _name(v), PropSpec("enumValue", Kind.ENUM_VALUE, required=True)),
-        cls(
-            "Map",
-            PropSpec(
-                "mapKey", Kind.ELEMENTS, required=True, classes=("MapKey",), implicit="MapKey"
-            ),
-            PropSpec(
-                "mapValue", Kind.ELEMENTS, required=True, classes=("MapValue",), implicit="MapValue"
-            ),
+        _class(v, "EnumValue", _name(v), PropSpec("enumValue", Kind.ENUM_VALUE, required=True)),
+        _class(v, "Map", part("mapKey", "MapKey"), part("mapValue", "MapValue")),
+        _class(
+            v,
+            "MapKey",
+            _name(v),
+            PropSpec("schema", Kind.INSTANCE, required=True, instances="mapKey"),
         ),
-        cls(
-            "MapKey", _name(v), PropSpec("schema", Kind.INSTANCE, required=True, instances="mapKey")
-        ),
-        cls("MapValue", _name(v), _schema(), semantic=v == 3),
-        cls(
+        _class(v, "MapValue", _name(v), _schema(), semantic=not v2),
+        _class(
+            v,
             "Object",
-            PropSpec(
+            _multi(
                 "fields",
-                Kind.ELEMENTS,
-                required=v == 2,
-                multi=True,
-                min_count=1 if v == 2 else 0,
-                max_count=30 if v == 2 else None,
-                classes=("Field",),
+                ("Field",),
+                30 if v2 else None,
+                required=v2,
+                min_count=int(v2),
                 implicit="Field",
             ),
         ),
-        cls("Field", _name(v), _schema(), semantic=v == 3),
+        _class(v, "Field", _name(v), _schema(), semantic=not v2),
     ]
-    for name in payload:
-        out.append(cls(name, _name(v), _schema(), semantic=False))
-    if v == 3:
-        nullable = PropSpec("nullable", Kind.BOOL)
-        out.append(cls("CommandRequest", _name(v), _schema(), nullable, semantic=True))
-        out.append(cls("CommandResponse", _name(v), _schema(), nullable, semantic=True))
-    return {spec.name: spec for spec in out}
+
+
+def _classes(version: int) -> dict[str, ClassSpec]:
+    specs = [*_content_classes(version), *_schema_classes(version)]
+    return {spec.name: spec for spec in specs}
 
 
 _ABSTRACT: Final = frozenset(
