@@ -7,7 +7,6 @@ all of them. Cross-element rules (references, inheritance, names) run in ``_chec
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -41,22 +40,6 @@ Say = Callable[[str, str], None]
 
 _ALLOWED_KEYWORDS: Final = frozenset({"@id", "@type", "@context"})
 _RESERVED_PREFIXES: Final = ("dtmi:dtdl:", "dtmi:standard:")
-_NUMERIC: Final = frozenset(
-    {
-        "integer",
-        "long",
-        "float",
-        "double",
-        "byte",
-        "short",
-        "decimal",
-        "unsignedByte",
-        "unsignedShort",
-        "unsignedInteger",
-        "unsignedLong",
-    }
-)
-_PATTERNS: dict[str, re.Pattern[str]] = {}
 # Properties whose values must be in the DTDL version of their parent (elsewhere a v3 element
 # may hold v2 elements).
 _SAME_VERSION_ONLY: Final = frozenset(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from twinkit.model import _quantities as quantities
 from twinkit.model._dtmi import is_dtmi
+from twinkit.model._schemas import PrimitiveSchema
 from twinkit.model.dtdl._context import IOTC_SCHEMAS, Scope, is_term, unit_of
 from twinkit.model.dtdl._literals import (
     read_boolean,
@@ -33,21 +34,7 @@ __all__ = [
     "valid_dtmi",
 ]
 
-_NUMERIC: Final = frozenset(
-    {
-        "integer",
-        "long",
-        "float",
-        "double",
-        "byte",
-        "short",
-        "decimal",
-        "unsignedByte",
-        "unsignedShort",
-        "unsignedInteger",
-        "unsignedLong",
-    }
-)
+_PRIMITIVE_TERMS: Final = frozenset(p.value for p in PrimitiveSchema)
 _PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
@@ -192,4 +179,5 @@ def label_of(obj: dict[str, Any], path: str) -> str:
 
 
 def numeric_schema(term: object) -> bool:
-    return isinstance(term, str) and term in _NUMERIC
+    """Whether a schema value (a primitive term, or an element node) is a numeric primitive."""
+    return isinstance(term, str) and term in _PRIMITIVE_TERMS and PrimitiveSchema(term).is_numeric
