@@ -1,0 +1,30 @@
+"""The twin core: events, twin state and the fold between them.
+
+``core`` knows models (``twinkit.model``) but no HTTP, MQTT or SQL. The runtime that turns
+requests into events, the twin graph and subscriptions are built on these pieces.
+"""
+
+from __future__ import annotations
+
+from twinkit.core._events import Event, EventType
+from twinkit.core._twin import (
+    ACK_OK,
+    PropertyState,
+    RelationshipEdge,
+    TelemetryValue,
+    Twin,
+    apply,
+    fold,
+)
+
+__all__ = [
+    "ACK_OK",
+    "Event",
+    "EventType",
+    "PropertyState",
+    "RelationshipEdge",
+    "TelemetryValue",
+    "Twin",
+    "apply",
+    "fold",
+]

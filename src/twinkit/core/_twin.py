@@ -1,0 +1,203 @@
+"""Twin state, and the fold that turns a twin's events into it.
+
+``apply(twin, event)`` is a pure function: replaying a twin's events from its creation (or
+from a snapshot) gives exactly the state the live runtime had. It never raises on an event
+that was valid when recorded; deciding validity is the runtime's job.
+
+Times follow Home Assistant's convention: ``last_reported`` moves on every report,
+``last_changed`` only when the reported value changes, ``last_updated`` when anything about the
+property changes (value, desired value, acknowledgement). A report older than the current
+value (device clocks, redelivery) does not roll the current value back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+from twinkit.core._events import Event, EventType
+
+__all__ = ["PropertyState", "RelationshipEdge", "TelemetryValue", "Twin", "apply", "fold"]
+
+ACK_OK = 200
+"""The acknowledgement code of a desired value the device applied (IoT Plug and Play's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyState:
+    """One property of a twin: what the device reports, and what the twin wants it to be."""
+
+    reported: Any = None
+    has_reported: bool = False
+    reported_time: float | None = None
+    desired: Any = None
+    desired_version: int = 0  # 0: never set
+    ack_version: int = 0
+    ack_code: int | None = None
+    ack_description: str | None = None
+    last_changed: float | None = None
+    last_updated: float | None = None
+    last_reported: float | None = None
+
+    @property
+    def in_sync(self) -> bool:
+        """True when there is no desired value, or the device acknowledged and reports it."""
+        if self.desired_version == 0:
+            return True
+        return (
+            self.ack_version >= self.desired_version
+            and self.ack_code == ACK_OK
+            and self.has_reported
+            and self.reported == self.desired
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetryValue:
+    value: Any
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class RelationshipEdge:
+    """A relationship instance: ``source --name--> target``, with its own properties."""
+
+    id: str
+    name: str
+    source: str
+    target: str
+    properties: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+_NO_PROPERTIES: Mapping[str, PropertyState] = MappingProxyType({})
+_NO_EDGES: Mapping[str, RelationshipEdge] = MappingProxyType({})
+_NO_TELEMETRY: Mapping[str, TelemetryValue] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Twin:
+    """The state of one twin after its events up to ``version`` (its last sequence number)."""
+
+    id: str
+    model: str
+    version: int
+    created: float
+    updated: float
+    properties: Mapping[str, PropertyState] = field(default_factory=lambda: _NO_PROPERTIES)
+    relationships: Mapping[str, RelationshipEdge] = field(default_factory=lambda: _NO_EDGES)
+    telemetry: Mapping[str, TelemetryValue] = field(default_factory=lambda: _NO_TELEMETRY)
+    deleted: bool = False
+
+    def reported(self, name: str, default: Any = None) -> Any:
+        """The reported value of property ``name``, or ``default`` when none was reported."""
+        state = self.properties.get(name)
+        return state.reported if state is not None and state.has_reported else default
+
+
+def _with(mapping: Mapping[str, Any], key: str, value: Any) -> Mapping[str, Any]:
+    changed = dict(mapping)
+    changed[key] = value
+    return MappingProxyType(changed)
+
+
+def _without(mapping: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    changed = dict(mapping)
+    changed.pop(key, None)
+    return MappingProxyType(changed)
+
+
+def _report(state: PropertyState, value: Any, time: float) -> PropertyState:
+    if state.reported_time is not None and time < state.reported_time:
+        return state  # older than what we have: history only
+    if state.has_reported and state.reported == value:
+        return replace(state, last_reported=time, reported_time=time)
+    return replace(
+        state,
+        reported=value,
+        has_reported=True,
+        reported_time=time,
+        last_changed=time,
+        last_updated=time,
+        last_reported=time,
+    )
+
+
+def _created(event: Event) -> Twin:
+    initial = event.data.get("properties") or {}
+    properties = {
+        name: _report(PropertyState(), value, event.time) for name, value in initial.items()
+    }
+    return Twin(
+        id=event.twin_id,
+        model=str(event.data["model"]),
+        version=event.seq,
+        created=event.time,
+        updated=event.time,
+        properties=MappingProxyType(properties),
+    )
+
+
+def apply(twin: Twin | None, event: Event) -> Twin:
+    """The twin after ``event``. ``twin`` is None only before its ``TwinCreated``."""
+    if event.type is EventType.TWIN_CREATED:
+        return _created(event)
+    if twin is None:
+        raise ValueError(
+            f"event {event.type} seq {event.seq} for {event.twin_id} before TwinCreated"
+        )
+    data = event.data
+    out = replace(twin, version=event.seq, updated=max(twin.updated, event.time))
+    if event.type is EventType.TWIN_DELETED:
+        return replace(out, deleted=True)
+    if event.type is EventType.PROPERTY_REPORTED:
+        name = data["name"]
+        state = _report(twin.properties.get(name, PropertyState()), data["value"], event.time)
+        return replace(out, properties=_with(twin.properties, name, state))
+    if event.type is EventType.DESIRED_PROPERTY_SET:
+        name = data["name"]
+        state = replace(
+            twin.properties.get(name, PropertyState()),
+            desired=data["value"],
+            desired_version=int(data["version"]),
+            last_updated=event.time,
+        )
+        return replace(out, properties=_with(twin.properties, name, state))
+    if event.type is EventType.DESIRED_PROPERTY_ACKNOWLEDGED:
+        name = data["name"]
+        state = replace(
+            twin.properties.get(name, PropertyState()),
+            ack_version=int(data["version"]),
+            ack_code=data.get("code"),
+            ack_description=data.get("description"),
+            last_updated=event.time,
+        )
+        return replace(out, properties=_with(twin.properties, name, state))
+    if event.type is EventType.TELEMETRY_RECEIVED:
+        telemetry = dict(twin.telemetry)
+        for name, value in data["values"].items():
+            current = telemetry.get(name)
+            if current is None or event.time >= current.time:
+                telemetry[name] = TelemetryValue(value, event.time)
+        return replace(out, telemetry=MappingProxyType(telemetry))
+    if event.type is EventType.RELATIONSHIP_ADDED:
+        edge = RelationshipEdge(
+            id=data["id"],
+            name=data["name"],
+            source=twin.id,
+            target=data["target"],
+            properties=MappingProxyType(dict(data.get("properties") or {})),
+        )
+        return replace(out, relationships=_with(twin.relationships, edge.id, edge))
+    if event.type is EventType.RELATIONSHIP_REMOVED:
+        return replace(out, relationships=_without(twin.relationships, data["id"]))
+    return out  # commands, alerts, predictions: recorded, no state of their own here
+
+
+def fold(events: list[Event] | tuple[Event, ...], start: Twin | None = None) -> Twin | None:
+    """Apply ``events`` in order to ``start`` (a snapshot, or None for a twin's whole log)."""
+    twin = start
+    for event in events:
+        twin = apply(twin, event)
+    return twin
