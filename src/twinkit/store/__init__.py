@@ -1,0 +1,7 @@
+"""Durable storage behind one protocol: SQLite by default, PostgreSQL at scale."""
+
+from __future__ import annotations
+
+from twinkit.store._protocol import DeadLetter, Point, Store
+
+__all__ = ["DeadLetter", "Point", "Store"]
