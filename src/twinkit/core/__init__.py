@@ -16,6 +16,7 @@ from twinkit.core._twin import (
     apply,
     fold,
 )
+from twinkit.core._twin_json import twin_from_json, twin_to_json
 
 __all__ = [
     "ACK_OK",
@@ -27,4 +28,6 @@ __all__ = [
     "Twin",
     "apply",
     "fold",
+    "twin_from_json",
+    "twin_to_json",
 ]

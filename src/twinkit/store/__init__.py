@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from twinkit.store._protocol import DeadLetter, Point, Store
+from twinkit.store._sqlite import SQLiteStore
 
-__all__ = ["DeadLetter", "Point", "Store"]
+__all__ = ["DeadLetter", "Point", "SQLiteStore", "Store"]

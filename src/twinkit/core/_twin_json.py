@@ -1,0 +1,126 @@
+"""Twin state to plain JSON and back, exactly: what a store keeps as a snapshot.
+
+``twin_from_json(twin_to_json(twin)) == twin`` for every twin folded from JSON events: every
+field of :class:`Twin`, :class:`PropertyState`, :class:`TelemetryValue` and
+:class:`RelationshipEdge` is written, ``None`` included, so nothing is guessed on the way back.
+Keys are camelCase, like the wire form of :class:`~twinkit.core.Event`. Values (reported,
+desired, telemetry, edge properties) are written as they are; JSON has no tuples, sets, NaN or
+infinities, so those do not survive a round trip (events cannot carry them either).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from twinkit.core._twin import PropertyState, RelationshipEdge, TelemetryValue, Twin
+from twinkit.errors import ValidationError
+
+__all__ = ["twin_from_json", "twin_to_json"]
+
+
+def twin_to_json(twin: Twin) -> dict[str, Any]:
+    """The JSON object of ``twin`` (a dict of plain JSON values, ready for orjson)."""
+    return {
+        "id": twin.id,
+        "model": twin.model,
+        "version": twin.version,
+        "created": twin.created,
+        "updated": twin.updated,
+        "deleted": twin.deleted,
+        "properties": {name: _property_to_json(s) for name, s in twin.properties.items()},
+        "relationships": {key: _edge_to_json(e) for key, e in twin.relationships.items()},
+        "telemetry": {
+            name: {"value": t.value, "time": t.time} for name, t in twin.telemetry.items()
+        },
+    }
+
+
+def twin_from_json(obj: Mapping[str, Any]) -> Twin:
+    """The twin ``obj`` describes; a ValidationError says which key is missing or malformed."""
+    where = f"twin {obj.get('id')!r}" if isinstance(obj, Mapping) else "twin"
+    try:
+        properties = {name: _property_from_json(value) for name, value in obj["properties"].items()}
+        relationships = {key: _edge_from_json(value) for key, value in obj["relationships"].items()}
+        telemetry = {
+            name: TelemetryValue(value["value"], value["time"])
+            for name, value in obj["telemetry"].items()
+        }
+        return Twin(
+            id=obj["id"],
+            model=obj["model"],
+            version=obj["version"],
+            created=obj["created"],
+            updated=obj["updated"],
+            properties=MappingProxyType(properties),
+            relationships=MappingProxyType(relationships),
+            telemetry=MappingProxyType(telemetry),
+            deleted=obj["deleted"],
+        )
+    except KeyError as err:
+        raise ValidationError(
+            "twin JSON is missing a key",
+            path=where,
+            expected=f"key {err.args[0]!r}, as twin_to_json writes it",
+            got=sorted(obj) if isinstance(obj, Mapping) else obj,
+        ) from err
+    except (AttributeError, TypeError) as err:
+        raise ValidationError(
+            "twin JSON is malformed",
+            path=where,
+            expected="objects for properties, relationships and telemetry, as twin_to_json writes them",
+            got=str(err),
+        ) from err
+
+
+def _property_to_json(state: PropertyState) -> dict[str, Any]:
+    return {
+        "reported": state.reported,
+        "hasReported": state.has_reported,
+        "reportedTime": state.reported_time,
+        "desired": state.desired,
+        "desiredVersion": state.desired_version,
+        "ackVersion": state.ack_version,
+        "ackCode": state.ack_code,
+        "ackDescription": state.ack_description,
+        "lastChanged": state.last_changed,
+        "lastUpdated": state.last_updated,
+        "lastReported": state.last_reported,
+    }
+
+
+def _property_from_json(obj: Mapping[str, Any]) -> PropertyState:
+    return PropertyState(
+        reported=obj["reported"],
+        has_reported=obj["hasReported"],
+        reported_time=obj["reportedTime"],
+        desired=obj["desired"],
+        desired_version=obj["desiredVersion"],
+        ack_version=obj["ackVersion"],
+        ack_code=obj["ackCode"],
+        ack_description=obj["ackDescription"],
+        last_changed=obj["lastChanged"],
+        last_updated=obj["lastUpdated"],
+        last_reported=obj["lastReported"],
+    )
+
+
+def _edge_to_json(edge: RelationshipEdge) -> dict[str, Any]:
+    return {
+        "id": edge.id,
+        "name": edge.name,
+        "source": edge.source,
+        "target": edge.target,
+        "properties": dict(edge.properties),
+    }
+
+
+def _edge_from_json(obj: Mapping[str, Any]) -> RelationshipEdge:
+    return RelationshipEdge(
+        id=obj["id"],
+        name=obj["name"],
+        source=obj["source"],
+        target=obj["target"],
+        properties=MappingProxyType(dict(obj["properties"])),
+    )

@@ -1,0 +1,125 @@
+"""The SQLite schema of :class:`~twinkit.store.SQLiteStore`, and its migrations.
+
+The schema version is SQLite's ``PRAGMA user_version``. :data:`MIGRATIONS` is the ordered list
+of steps; step *n* takes a database from version *n - 1* to *n* (version 0 is an empty file).
+Opening a database applies the missing steps, each in its own transaction together with the new
+version number, so a crash mid-migration leaves the database at the last completed version.
+A database written by a newer twinkit (a version past the last step) is refused rather than
+guessed at. Add a step to the end of the list; never edit a released one.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass
+
+from twinkit.errors import StoreError
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "migrate"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One step of the schema: the statements that take it from ``version - 1`` to ``version``."""
+
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+_V1 = Migration(
+    version=1,
+    description="initial schema: events, series, points, snapshots, dead letters",
+    statements=(
+        # The event log: one row per event, clustered by (twin, seq) so that a twin's log is a
+        # contiguous range. `data` is the orjson encoding of the event's payload.
+        """CREATE TABLE events (
+            twin_id  TEXT    NOT NULL,
+            seq      INTEGER NOT NULL,
+            type     TEXT    NOT NULL,
+            time     REAL    NOT NULL,
+            recorded REAL    NOT NULL,
+            cause    TEXT    NOT NULL,
+            data     BLOB    NOT NULL,
+            PRIMARY KEY (twin_id, seq)
+        ) WITHOUT ROWID""",
+        # One row per telemetry stream; points refer to it by a small integer.
+        """CREATE TABLE series (
+            id      INTEGER PRIMARY KEY,
+            twin_id TEXT NOT NULL,
+            name    TEXT NOT NULL,
+            UNIQUE (twin_id, name)
+        )""",
+        # Clustered by (series, time): a range query is one b-tree range. A NULL value is a NaN
+        # (SQLite stores a bound NaN as NULL).
+        """CREATE TABLE points (
+            series_id INTEGER NOT NULL REFERENCES series (id),
+            time      REAL    NOT NULL,
+            value     REAL,
+            PRIMARY KEY (series_id, time)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE snapshots (
+            twin_id TEXT    PRIMARY KEY,
+            version INTEGER NOT NULL,
+            data    BLOB    NOT NULL
+        )""",
+        """CREATE TABLE dead_letters (
+            id       INTEGER PRIMARY KEY,
+            source   TEXT NOT NULL,
+            payload  BLOB NOT NULL,
+            reason   TEXT NOT NULL,
+            received REAL NOT NULL,
+            replayed REAL
+        )""",
+        # Pending dead letters are what an operator lists; keep that cheap as replayed ones pile up.
+        "CREATE INDEX dead_letters_pending ON dead_letters (id) WHERE replayed IS NULL",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1,)
+"""Every schema step, in order; ``MIGRATIONS[i].version == i + 1``."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+"""The schema version this code writes and reads."""
+
+
+def migrate(conn: sqlite3.Connection, where: str) -> int:
+    """Bring the database behind ``conn`` to :data:`SCHEMA_VERSION`; returns the old version.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``). ``where`` names the database
+    in errors and logs.
+    """
+    found = _user_version(conn)
+    if found > SCHEMA_VERSION:
+        raise StoreError(
+            f"database {where} has schema version {found}, but this twinkit knows versions up to "
+            f"{SCHEMA_VERSION}: it was written by a newer twinkit; upgrade twinkit to open it"
+        )
+    for step in MIGRATIONS[found:]:
+        _apply(conn, step)
+        logger.info("migrated %s to schema version %s: %s", where, step.version, step.description)
+    return found
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def _apply(conn: sqlite3.Connection, step: Migration) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if _user_version(conn) != step.version - 1:  # another process migrated meanwhile
+            conn.execute("ROLLBACK")
+            return
+        for statement in step.statements:
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {int(step.version)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
