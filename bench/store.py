@@ -125,8 +125,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000, help="rows per append")
     parser.add_argument("--repeats", type=int, default=5, help="repeats (median reported)")
     parser.add_argument("--synchronous", choices=["NORMAL", "FULL"], default="FULL")
+    parser.add_argument("--quick", action="store_true", help="a tenth of the rows, 3 repeats")
     args = parser.parse_args()
     repeats = max(args.repeats, 5)
+    if args.quick:
+        args.events, args.points, repeats = args.events // 10, args.points // 10, 3
 
     events, points = make_events(args.events), make_points(args.points)
     event_batches, point_batches = batches(events, args.batch), batches(points, args.batch)
