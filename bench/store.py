@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from _machine import cpu_model
 from twinkit.core import Event, EventType
 from twinkit.store import Point, SQLiteStore
 from twinkit.store._sqlite_engine import INSERT_EVENT, INSERT_POINT
@@ -33,17 +34,6 @@ from twinkit.store._sqlite_schema import migrate
 
 TWINS = 100
 SERIES_PER_TWIN = 10
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def make_events(count: int) -> list[Event]:

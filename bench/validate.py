@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from _machine import cpu_model
 from twinkit.model import Dtmi, Interface, ModelSet, ModelValidator, PrimitiveSchema, Telemetry
 
 MODEL = "dtmi:bench:Pump;1"
@@ -59,17 +60,6 @@ def payloads(count: int, seed: int = 1) -> list[dict[str, Any]]:
             message[name] = rng.randrange(0, 2**40)
         result.append(message)
     return result
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def median_rate(run: Callable[[], object], values: int, repeats: int) -> float:

@@ -405,13 +405,6 @@ class Walker:
                     return term
             if item.startswith("dtmi:") and valid_dtmi(item, node.scope.version):
                 return Ref(item, node.doc, path)
-            self.problem(
-                node.doc,
-                node.label,
-                f"{prop.name}-value",
-                f"{prop.name}: expected {describe(prop.instances, node, prop.classes)}, got {item!r}",
-            )
-            return None
         self.problem(
             node.doc,
             node.label,
