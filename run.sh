@@ -70,6 +70,8 @@ ensure_system() {
     if ! command -v gcc >/dev/null 2>&1; then
         ensure_apt gcc python3-dev
     fi
+    # The local MQTT broker `twinkit serve` supervises (twinkit never runs a home-made one).
+    ensure_apt mosquitto
 }
 
 ensure_venv() {
@@ -106,6 +108,8 @@ cmd_demo() {
 
 cmd_test() {
     setup
+    # The fault tests also run against NATS's MQTT listener, a second, unrelated broker.
+    ensure_apt nats-server
     local bin="$VENV/bin"
     log "ruff format --check"
     "$bin/ruff" format --check src tests bench

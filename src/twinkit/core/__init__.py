@@ -7,6 +7,7 @@ requests into events, the twin graph and subscriptions are built on these pieces
 from __future__ import annotations
 
 from twinkit.core._events import Event, EventType
+from twinkit.core._log import EventLog, Point, Touch
 from twinkit.core._twin import (
     ACK_OK,
     PropertyState,
@@ -21,10 +22,13 @@ from twinkit.core._twin_json import twin_from_json, twin_to_json
 __all__ = [
     "ACK_OK",
     "Event",
+    "EventLog",
     "EventType",
+    "Point",
     "PropertyState",
     "RelationshipEdge",
     "TelemetryValue",
+    "Touch",
     "Twin",
     "apply",
     "fold",

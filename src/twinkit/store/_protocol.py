@@ -14,19 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from twinkit.core import Event, Twin
+from twinkit.core import Event, Point, Touch, Twin
 
-__all__ = ["DeadLetter", "Point", "Store"]
-
-
-@dataclass(frozen=True, slots=True)
-class Point:
-    """One telemetry value of one series (twin, name) at one time (seconds since epoch)."""
-
-    twin_id: str
-    name: str
-    time: float
-    value: float
+__all__ = ["DeadLetter", "Point", "Store", "Touch"]
 
 
 @dataclass(frozen=True, slots=True)
