@@ -47,7 +47,22 @@ _MISSING: Final = _Missing()
 
 
 class TwinkitError(Exception):
-    """Root of every error twinkit raises on purpose."""
+    """Root of every error twinkit raises on purpose.
+
+    ``where`` names the place of the problem when there is one: a twin id, a property path, a
+    topic, ``file:line``. The API sends it as the ``where`` member of its error bodies.
+    """
+
+    where: str | None
+
+    def __init__(self, *args: object, where: str | None = None) -> None:
+        super().__init__(*args)
+        self.where = where
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only arguments do not survive the default pickling of exceptions, which
+        # matters for errors raised in worker processes (pytest-xdist, Dask).
+        return (_rebuild, (type(self), self.args, self.__dict__.copy()))
 
 
 class ValidationError(TwinkitError):
@@ -68,7 +83,7 @@ class ValidationError(TwinkitError):
         expected: str | None = None,
         got: object = _MISSING,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, where=path)
         self.message = message
         self.model = model
         self.path = path
@@ -97,17 +112,12 @@ class ValidationError(TwinkitError):
             parts.append(f"got: {_short_repr(self._got)}")
         return "; ".join(parts)
 
-    def __reduce__(self) -> tuple[object, ...]:
-        # Keyword-only arguments do not survive the default pickling of exceptions, which
-        # matters for errors raised in worker processes (pytest-xdist, Dask).
-        return (_rebuild_validation_error, (type(self), self.message, self.__dict__.copy()))
 
-
-def _rebuild_validation_error(
-    cls: type[ValidationError], message: str, state: dict[str, object]
-) -> ValidationError:
+def _rebuild(
+    cls: type[TwinkitError], args: tuple[object, ...], state: dict[str, object]
+) -> TwinkitError:
     error = cls.__new__(cls)
-    TwinkitError.__init__(error, message)
+    Exception.__init__(error, *args)
     error.__dict__.update(state)
     return error
 

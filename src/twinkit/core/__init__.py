@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from twinkit.core._events import Event, EventType
 from twinkit.core._log import EventLog, Point, Touch
+from twinkit.core._requests import Ack, CommandResult, CommandTransport, Reading
+from twinkit.core._runtime import Runtime
 from twinkit.core._twin import (
     ACK_OK,
     PropertyState,
@@ -21,12 +23,17 @@ from twinkit.core._twin_json import twin_from_json, twin_to_json
 
 __all__ = [
     "ACK_OK",
+    "Ack",
+    "CommandResult",
+    "CommandTransport",
     "Event",
     "EventLog",
     "EventType",
     "Point",
     "PropertyState",
+    "Reading",
     "RelationshipEdge",
+    "Runtime",
     "TelemetryValue",
     "Touch",
     "Twin",

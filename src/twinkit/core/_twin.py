@@ -19,7 +19,16 @@ from typing import Any
 
 from twinkit.core._events import Event, EventType
 
-__all__ = ["PropertyState", "RelationshipEdge", "TelemetryValue", "Twin", "apply", "fold"]
+__all__ = [
+    "PropertyState",
+    "RelationshipEdge",
+    "TelemetryValue",
+    "Twin",
+    "apply",
+    "fold",
+    "with_telemetry",
+    "with_touch",
+]
 
 ACK_OK = 200
 """The acknowledgement code of a desired value the device applied (IoT Plug and Play's)."""
@@ -112,7 +121,7 @@ def _report(state: PropertyState, value: Any, time: float) -> PropertyState:
     if state.reported_time is not None and time < state.reported_time:
         return state  # older than what we have: history only
     if state.has_reported and state.reported == value:
-        return replace(state, last_reported=time, reported_time=time)
+        return _touched(state, time)
     return replace(
         state,
         reported=value,
@@ -122,6 +131,68 @@ def _report(state: PropertyState, value: Any, time: float) -> PropertyState:
         last_updated=time,
         last_reported=time,
     )
+
+
+def _touched(state: PropertyState, time: float) -> PropertyState:
+    if state.reported_time is not None and time <= state.reported_time:
+        return state
+    return replace(state, last_reported=time, reported_time=time)
+
+
+def _removed(state: PropertyState, time: float) -> PropertyState | None:
+    if state.desired_version == 0:
+        return None
+    return replace(
+        state,
+        reported=None,
+        has_reported=False,
+        reported_time=time,
+        last_changed=time,
+        last_updated=time,
+        last_reported=time,
+    )
+
+
+def _reported(twin: Twin, data: Mapping[str, Any], time: float) -> Mapping[str, PropertyState]:
+    name = data["name"]
+    state = twin.properties.get(name, PropertyState())
+    if data.get("late"):
+        return twin.properties  # recorded for history; the runtime judged it older than current
+    if data.get("removed"):
+        gone = _removed(state, time)
+        if gone is None:
+            return _without(twin.properties, name)
+        return _with(twin.properties, name, gone)
+    return _with(twin.properties, name, _report(state, data["value"], time))
+
+
+def with_telemetry(twin: Twin, values: Mapping[str, Any], time: float) -> Twin:
+    """``twin`` with newer latest telemetry; an older or equally old value changes nothing.
+
+    Telemetry is not in the event log (its history is the series), so it moves neither the
+    twin's version nor ``updated``. "Equally old" keeps the first value, as the series does.
+    """
+    telemetry: dict[str, TelemetryValue] | None = None
+    for name, value in values.items():
+        current = twin.telemetry.get(name)
+        if current is None or time > current.time:
+            if telemetry is None:
+                telemetry = dict(twin.telemetry)
+            telemetry[name] = TelemetryValue(value, time)
+    if telemetry is None:
+        return twin
+    return replace(twin, telemetry=MappingProxyType(telemetry))
+
+
+def with_touch(twin: Twin, name: str, time: float) -> Twin:
+    """``twin`` after a report that repeated property ``name``'s value at ``time``."""
+    state = twin.properties.get(name)
+    if state is None or not state.has_reported:
+        return twin
+    touched = _touched(state, time)
+    if touched is state:
+        return twin
+    return replace(twin, properties=_with(twin.properties, name, touched))
 
 
 def _created(event: Event) -> Twin:
@@ -152,9 +223,7 @@ def apply(twin: Twin | None, event: Event) -> Twin:
     if event.type is EventType.TWIN_DELETED:
         return replace(out, deleted=True)
     if event.type is EventType.PROPERTY_REPORTED:
-        name = data["name"]
-        state = _report(twin.properties.get(name, PropertyState()), data["value"], event.time)
-        return replace(out, properties=_with(twin.properties, name, state))
+        return replace(out, properties=_reported(twin, data, event.time))
     if event.type is EventType.DESIRED_PROPERTY_SET:
         name = data["name"]
         state = replace(
@@ -175,12 +244,7 @@ def apply(twin: Twin | None, event: Event) -> Twin:
         )
         return replace(out, properties=_with(twin.properties, name, state))
     if event.type is EventType.TELEMETRY_RECEIVED:
-        telemetry = dict(twin.telemetry)
-        for name, value in data["values"].items():
-            current = telemetry.get(name)
-            if current is None or event.time >= current.time:
-                telemetry[name] = TelemetryValue(value, event.time)
-        return replace(out, telemetry=MappingProxyType(telemetry))
+        return with_telemetry(out, data["values"], event.time)
     if event.type is EventType.RELATIONSHIP_ADDED:
         edge = RelationshipEdge(
             id=data["id"],

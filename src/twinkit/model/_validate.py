@@ -93,6 +93,35 @@ class ModelValidator:
     def __repr__(self) -> str:
         return f"ModelValidator({self.model_id!r})"
 
+    def kind(self, name: str) -> str | None:
+        """``"telemetry"``, ``"property"``, ``"command"`` or ``"relationship"`` for a content
+        name of the model (``component/name`` for a Component's content), else None."""
+        if name in self._telemetry_checks:
+            return "telemetry"
+        if name in self._property_checks:
+            return "property"
+        if name in self._commands:
+            return "command"
+        if name in self._relationships:
+            return "relationship"
+        return None
+
+    def is_writable(self, name: str) -> bool:
+        """True for a writable property (one that takes desired values)."""
+        entry = self._properties.get(name)
+        return entry is not None and entry.writable
+
+    def unknown_content(self, name: str) -> ValidationError:
+        """The error for a value named ``name`` that is neither telemetry nor a property."""
+        names = ", ".join(sorted([*self._telemetry, *self._properties])) or "none"
+        return ValidationError(
+            f"unknown content {name!r}: the model has no telemetry or property of that name",
+            model=self.model_id,
+            path=name,
+            expected=f"one of: {names}",
+            got=name,
+        )
+
     # --- compilation ---------------------------------------------------------------------
 
     def _compile(self, model_set: ModelSet, model_id: str, prefix: str, depth: int) -> None:
