@@ -50,8 +50,8 @@ class TwinGraph:
         """Install ``twin`` (new state of a twin, or its deletion when ``twin.deleted``)."""
         old = self._twins.get(twin.id)
         self._seqs[twin.id] = max(self._seqs.get(twin.id, 0), twin.version)
-        if old is not None and old.relationships is not twin.relationships:
-            for edge in old.relationships.values():
+        if old is not None and (twin.deleted or old.relationships is not twin.relationships):
+            for edge in old.relationships.values():  # a deleted twin's edges go with it
                 self._incoming.get(edge.target, {}).pop(edge.id + "\0" + edge.source, None)
         if twin.deleted:
             self._twins.pop(twin.id, None)
