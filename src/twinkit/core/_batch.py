@@ -17,7 +17,7 @@ from twinkit.core._events import Event, EventType
 from twinkit.core._graph import TwinGraph
 from twinkit.core._log import Point, Touch
 from twinkit.core._requests import Ack
-from twinkit.core._twin import Twin, apply, with_telemetry, with_touch
+from twinkit.core._twin import TelemetryValue, Twin, apply, with_latest, with_touch
 
 __all__ = ["Batch"]
 
@@ -35,6 +35,7 @@ class Batch:
     published: list[Event] = field(default_factory=list)  # persisted and transient, in order
     twins: dict[str, Twin] = field(default_factory=dict)  # working copies, deleted ones too
     seqs: dict[str, int] = field(default_factory=dict)
+    newest: dict[str, dict[str, TelemetryValue]] = field(default_factory=dict)
 
     # --- reading state -------------------------------------------------------------------
 
@@ -44,6 +45,12 @@ class Batch:
         if twin is None:
             return self.graph.get(twin_id)
         return None if twin.deleted else twin
+
+    def model_of(self, twin_id: str) -> str:
+        """The model of a twin this batch touched (deleted in it or not)."""
+        twin = self.twins.get(twin_id) or self.graph.get(twin_id)
+        assert twin is not None
+        return twin.model
 
     def next_seq(self, twin_id: str) -> int:
         return self.seqs.get(twin_id, self.graph.last_seq(twin_id)) + 1
@@ -100,12 +107,21 @@ class Batch:
         self.record(twin.id, EventType.DESIRED_PROPERTY_ACKNOWLEDGED, data, time)
         return self._live(twin.id)
 
-    def telemetry(self, twin: Twin, values: dict[str, Any], time: float) -> Twin:
-        """Telemetry: points for history, the newest values on the twin, a transient event."""
+    def telemetry(self, twin: Twin, values: dict[str, Any], time: float) -> None:
+        """Telemetry: points for history, the newest values on the twin, a transient event.
+
+        The newest values are gathered per twin and put on the twin once, by :meth:`finish`.
+        """
         twin_id = twin.id
-        self.points.extend(Point(twin_id, name, time, value) for name, value in values.items())
-        updated = with_telemetry(twin, values, time)
-        self.twins[twin_id] = updated
+        self.points.extend([Point(twin_id, name, time, value) for name, value in values.items()])
+        newest = self.newest.get(twin_id)
+        if newest is None:
+            newest = self.newest[twin_id] = {}
+        current = twin.telemetry
+        for name, value in values.items():
+            known = newest.get(name) or current.get(name)
+            if known is None or time > known.time:
+                newest[name] = TelemetryValue(value, time)
         self.published.append(
             Event(
                 twin_id=twin_id,
@@ -117,7 +133,14 @@ class Batch:
                 data={"values": values},
             )
         )
-        return updated
+
+    def finish(self) -> None:
+        """Put the gathered newest telemetry on the working twins (before they are installed)."""
+        for twin_id, newest in self.newest.items():
+            twin = self.twin(twin_id)
+            if twin is not None and newest:
+                self.twins[twin_id] = with_latest(twin, newest)
+        self.newest.clear()
 
     def _live(self, twin_id: str) -> Twin:
         twin = self.twin(twin_id)

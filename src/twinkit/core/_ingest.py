@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from twinkit.core._batch import Batch
 from twinkit.core._requests import Ack, Reading
@@ -26,8 +25,8 @@ class Checked:
 
     twin_id: str
     time: float
-    telemetry: dict[str, Any]
-    properties: dict[str, Any]
+    telemetry: dict[str, object]
+    properties: dict[str, object]
     acks: dict[str, Ack]
 
 
@@ -56,16 +55,7 @@ def check_message(
                 expected="seconds since the epoch",
                 got=time,
             )
-        telemetry: dict[str, Any] = {}
-        properties: dict[str, Any] = {}
-        for name, value in reading.values.items():
-            kind = check.kind(name)
-            if kind == "telemetry":
-                telemetry[name] = check.telemetry(name, value)
-            elif kind == "property":
-                properties[name] = check.property(name, value)
-            else:
-                raise check.unknown_content(name)
+        telemetry, properties = check.split(reading.values)
         for name in reading.acks:
             if not check.is_writable(name):
                 raise ValidationError(

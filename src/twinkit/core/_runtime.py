@@ -198,12 +198,13 @@ class Runtime:
             return result
 
     async def _commit(self, batch: Batch) -> None:
+        batch.finish()
         if batch.events or batch.points or batch.touches:
             await self._log.append(batch.events, batch.points, batch.touches)
         for twin in batch.twins.values():
             self._graph.put(twin)
         self._subscribers.publish(
-            (event, batch.twins[event.twin_id].model) for event in batch.published
+            (event, batch.model_of(event.twin_id)) for event in batch.published
         )
         await self._snapshot(batch.events)
 
@@ -229,16 +230,27 @@ class Runtime:
         cause: str,
     ) -> Twin:
         """A new twin of ``model`` with initial reported property values."""
+        (twin,) = await self.create_twins([(twin_id, model, properties)], cause=cause)
+        return twin
 
-        def build(batch: Batch) -> Twin:
-            check_twin_id(twin_id)
-            if batch.twin(twin_id) is not None:
-                raise ConflictError(f"twin {twin_id!r} already exists", where=twin_id)
-            validator = self._registry.validator(model)
-            values = validator.property_batch(properties or {})
-            data = {"model": validator.model_id, "properties": values}
-            batch.record(twin_id, EventType.TWIN_CREATED, data, batch.recorded)
-            return require_live(batch.twin(twin_id), twin_id)
+    async def create_twins(
+        self,
+        specs: Sequence[tuple[str, str, Mapping[str, Any] | None]],
+        *,
+        cause: str,
+    ) -> list[Twin]:
+        """Create many twins ``(id, model, properties)`` in one transaction: all or none."""
+
+        def build(batch: Batch) -> list[Twin]:
+            for twin_id, model, properties in specs:
+                check_twin_id(twin_id)
+                if batch.twin(twin_id) is not None:
+                    raise ConflictError(f"twin {twin_id!r} already exists", where=twin_id)
+                validator = self._registry.validator(model)
+                values = validator.property_batch(properties or {})
+                data = {"model": validator.model_id, "properties": values}
+                batch.record(twin_id, EventType.TWIN_CREATED, data, batch.recorded)
+            return [require_live(batch.twin(twin_id), twin_id) for twin_id, _, _ in specs]
 
         return await self._write(cause, build)
 

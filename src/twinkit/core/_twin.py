@@ -26,6 +26,7 @@ __all__ = [
     "Twin",
     "apply",
     "fold",
+    "with_latest",
     "with_telemetry",
     "with_touch",
 ]
@@ -182,6 +183,23 @@ def with_telemetry(twin: Twin, values: Mapping[str, Any], time: float) -> Twin:
     if telemetry is None:
         return twin
     return replace(twin, telemetry=MappingProxyType(telemetry))
+
+
+def with_latest(twin: Twin, newest: Mapping[str, TelemetryValue]) -> Twin:
+    """``twin`` with these latest telemetry values (already known to be newer) put on it."""
+    telemetry = dict(twin.telemetry)
+    telemetry.update(newest)
+    return Twin(
+        twin.id,
+        twin.model,
+        twin.version,
+        twin.created,
+        twin.updated,
+        twin.properties,
+        twin.relationships,
+        MappingProxyType(telemetry),
+        twin.deleted,
+    )
 
 
 def with_touch(twin: Twin, name: str, time: float) -> Twin:

@@ -106,6 +106,30 @@ class ModelValidator:
             return "relationship"
         return None
 
+    def split(self, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Typed (telemetry, properties) of a device report naming contents of either kind.
+
+        The ingest hot path: one dict lookup per value. Raises the ValidationError of the
+        first bad value, or of a name that is neither telemetry nor a property.
+        """
+        telemetry: dict[str, Any] = {}
+        properties: dict[str, Any] = {}
+        tchecks, pchecks = self._telemetry_checks, self._property_checks
+        for name, value in values.items():
+            check = tchecks.get(name)
+            try:
+                if check is not None:
+                    telemetry[name] = check(value)
+                    continue
+                check = pchecks.get(name)
+                if check is None:
+                    raise self.unknown_content(name)
+                properties[name] = check(value)
+            except Invalid as err:
+                kind = "telemetry" if name in tchecks else "property"
+                raise self._error(kind, name, err) from None
+        return telemetry, properties
+
     def is_writable(self, name: str) -> bool:
         """True for a writable property (one that takes desired values)."""
         entry = self._properties.get(name)
