@@ -1,0 +1,277 @@
+"""End-to-end MQTT ingest: twinkit against a bare paho subscriber on the same broker, same run.
+
+For each configuration (QoS 0/1, 1 or 50 points per message, 1k or 100k twins) one publisher
+process fills the broker queues of two persistent sessions with the same messages, while
+neither is connected; then each session is drained in turn and timed from connect to the last
+message:
+
+- *bare*: a paho subscriber that only counts messages (the machine's limit for this path);
+- *twinkit*: the MqttConnector feeding the Runtime on SQLite (synchronous=FULL): parsed,
+  validated against the model, committed in one transaction per batch, acknowledged to the
+  broker after the commit (QoS1), applied to the twin graph and published to subscribers.
+
+Draining a queue measures the receiving side alone, not the publisher's speed. The ratio
+twinkit/bare is the figure DESIGN.md sets a target for (>= 0.8), with >= 200k points/s batched.
+Then: resident memory of 100k twins with 10 properties each (in a fresh process), and the time to
+load them again after a restart. ``--quick`` runs a small subset. The last line printed is a JSON
+object of the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from _machine import describe
+from twinkit.connect import Mosquitto, MqttConnector, MqttMapping
+from twinkit.core import Runtime
+from twinkit.store import SQLiteStore
+
+HERE = Path(__file__).resolve().parent
+MODEL = "dtmi:bench:Sensor;1"
+SENSOR = {
+    "@context": "dtmi:dtdl:context;3",
+    "@id": MODEL,
+    "@type": "Interface",
+    "contents": [
+        *({"@type": "Telemetry", "name": f"v{i}", "schema": "double"} for i in range(10)),
+        *({"@type": "Property", "name": f"p{i}", "schema": "double"} for i in range(10)),
+    ],
+}
+
+
+class QueueingMosquitto(Mosquitto):
+    """The supervised broker, also queueing QoS0 messages for offline persistent sessions."""
+
+    def config(self) -> str:
+        return super().config() + "queue_qos0_messages true\n"
+
+
+def register(host: str, port: int, client_id: str, qos: int) -> None:
+    """Create a persistent session subscribed to the telemetry topics, then leave."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+    subscribed = threading.Event()
+    client.on_subscribe = lambda *_: subscribed.set()
+    client.connect(host, port)
+    client.loop_start()
+    client.subscribe("site/+/telemetry", qos=qos)
+    if not subscribed.wait(10):
+        raise RuntimeError("subscription not acknowledged")
+    client.disconnect()
+    client.loop_stop()
+
+
+def publish(host: str, port: int, *, qos: int, count: int, twins: int, points: int) -> None:
+    args = [str(a) for a in (host, port, qos, count, twins, points)]
+    subprocess.run([sys.executable, str(HERE / "_ingest_publish.py"), *args], check=True)
+    time.sleep(0.5)  # let the broker finish queueing
+
+
+def drain_bare(host: str, port: int, client_id: str, count: int) -> float:
+    """Seconds from connect to the ``count``-th message of the queued session."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+    client.max_inflight_messages_set(1000)
+    received = [0]
+    done = threading.Event()
+
+    def on_message(*_: object) -> None:
+        received[0] += 1
+        if received[0] >= count:
+            done.set()
+
+    client.on_message = on_message
+    start = time.perf_counter()
+    client.connect(host, port)
+    client.loop_start()
+    if not done.wait(600):
+        raise RuntimeError(f"bare subscriber got {received[0]} of {count} messages")
+    elapsed = time.perf_counter() - start
+    client.disconnect()
+    client.loop_stop()
+    return elapsed
+
+
+async def make_runtime(path: Path, twins: int) -> tuple[SQLiteStore, Runtime]:
+    store = await SQLiteStore.open(path)
+    runtime = await Runtime.open(store)
+    await runtime.add_models([SENSOR])
+    for start in range(0, twins, 10_000):
+        specs = [(f"dev-{i}", MODEL, None) for i in range(start, min(start + 10_000, twins))]
+        await runtime.create_twins(specs, cause="system")
+    return store, runtime
+
+
+async def drain_twinkit(url: str, client_id: str, runtime: Runtime, count: int, qos: int) -> float:
+    mapping = MqttMapping.from_dict({"reports": ["site/{twin_id}/telemetry"]})
+    connector = MqttConnector(runtime, mapping, url, client_id, protocol="3.1.1", qos=qos)  # type: ignore[arg-type]
+    start = time.perf_counter()
+    await connector.start()
+    while True:
+        stats = connector.stats()
+        if stats.accepted + stats.dead_lettered >= count:
+            break
+        await asyncio.sleep(0.005)
+    elapsed = time.perf_counter() - start
+    await connector.stop()
+    if stats.dead_lettered:
+        raise RuntimeError(f"{stats.dead_lettered} messages were dead-lettered")
+    return elapsed
+
+
+async def one_config(
+    broker: Mosquitto, workdir: Path, *, qos: int, points: int, twins: int, count: int
+) -> dict[str, Any]:
+    host, port = broker.host, broker.port
+    tag = f"q{qos}-p{points}-t{twins}-{time.time_ns()}"
+    store, runtime = await make_runtime(workdir / f"{tag}.db", twins)
+    try:
+        register(host, port, f"bare-{tag}", qos)
+        register(host, port, f"twinkit-{tag}", qos)
+        publish(host, port, qos=qos, count=count, twins=twins, points=points)
+        bare = drain_bare(host, port, f"bare-{tag}", count)
+        ours = await drain_twinkit(broker.url, f"twinkit-{tag}", runtime, count, qos)
+    finally:
+        await runtime.close()
+        await store.close()
+    return {
+        "qos": qos,
+        "points_per_message": points,
+        "twins": twins,
+        "messages": count,
+        "bare_msgs_per_s": count / bare,
+        "twinkit_msgs_per_s": count / ours,
+        "twinkit_points_per_s": count * points / ours,
+        "ratio": bare / ours,
+    }
+
+
+def memory_child(twins: int) -> None:
+    """Run in a fresh process: RSS of ``twins`` twins with 10 properties each, and reload time."""
+    import psutil
+
+    async def main() -> None:
+        process = psutil.Process()
+        with tempfile.TemporaryDirectory() as tmp:
+            before = process.memory_info().rss
+            store = await SQLiteStore.open(Path(tmp) / "mem.db")
+            runtime = await Runtime.open(store)
+            await runtime.add_models([SENSOR])
+            props = {f"p{i}": float(i) + 0.5 for i in range(10)}
+            for start in range(0, twins, 10_000):
+                end = min(start + 10_000, twins)
+                specs = [(f"dev-{i}", MODEL, props) for i in range(start, end)]
+                await runtime.create_twins(specs, cause="system")
+            after = process.memory_info().rss
+            await store.close()
+            store = await SQLiteStore.open(Path(tmp) / "mem.db")
+            t0 = time.perf_counter()
+            again = await Runtime.open(store)
+            reload_s = time.perf_counter() - t0
+            assert len(again.twins()) == twins
+            await store.close()
+        print(
+            json.dumps(
+                {
+                    "rss_mb": after / 2**20,
+                    "twins_mb": (after - before) / 2**20,
+                    "reload_s": reload_s,
+                }
+            )
+        )
+
+    asyncio.run(main())
+
+
+def memory(twins: int) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory-child", str(twins)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def configs(quick: bool) -> list[tuple[int, int, int, int]]:
+    """(qos, points per message, twins, messages)."""
+    if quick:
+        return [(1, 1, 1_000, 20_000), (1, 50, 1_000, 2_000)]
+    return [
+        (qos, points, twins, 100_000 if points == 1 else 10_000)
+        for twins in (1_000, 100_000)
+        for qos in (0, 1)
+        for points in (1, 50)
+    ]
+
+
+async def throughput(quick: bool, repeat: int) -> list[dict[str, Any]]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = QueueingMosquitto(Path(tmp), max_inflight=1000)
+        await broker.start()
+        try:
+            for qos, points, twins, count in configs(quick):
+                runs = [
+                    await one_config(
+                        broker, Path(tmp), qos=qos, points=points, twins=twins, count=count
+                    )
+                    for _ in range(repeat)
+                ]
+                row = {
+                    key: runs[0][key] for key in ("qos", "points_per_message", "twins", "messages")
+                }
+                for key in (
+                    "bare_msgs_per_s",
+                    "twinkit_msgs_per_s",
+                    "twinkit_points_per_s",
+                    "ratio",
+                ):
+                    row[key] = statistics.median(run[key] for run in runs)
+                print(
+                    f"QoS{qos} {points:>2} pt/msg {twins:>6} twins: bare {row['bare_msgs_per_s']:>8,.0f} msg/s, "
+                    f"twinkit {row['twinkit_msgs_per_s']:>8,.0f} msg/s = {row['twinkit_points_per_s']:>9,.0f} points/s, "
+                    f"ratio {row['ratio']:.2f}",
+                    flush=True,
+                )
+                rows.append(row)
+        finally:
+            await broker.stop()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a small subset, for a smoke run")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per configuration (median)")
+    parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child)
+        return
+    print(describe(), flush=True)
+    repeat = 1 if args.quick else args.repeat
+    rows = asyncio.run(throughput(args.quick, repeat))
+    twins = 10_000 if args.quick else 100_000
+    mem = memory(twins)
+    print(
+        f"memory: {twins:,} twins x 10 properties: {mem['twins_mb']:.0f} MB for the twins, "
+        f"{mem['rss_mb']:.0f} MB resident in all; reload after restart {mem['reload_s']:.1f} s",
+        flush=True,
+    )
+    print(json.dumps({"throughput": rows, "memory": {"twins": twins, **mem}}))
+
+
+if __name__ == "__main__":
+    main()
