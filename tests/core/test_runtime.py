@@ -107,19 +107,28 @@ def test_unchanged_report_only_refreshes_last_reported(tmp_path: Path) -> None:
     with_runtime(tmp_path, body)
 
 
-def test_late_reading_goes_to_history_without_rolling_back(tmp_path: Path) -> None:
+def test_late_and_redelivered_readings_go_to_history_once(tmp_path: Path) -> None:
     async def body(runtime: Runtime, clock: Clock) -> None:
         await station(runtime)
         late = [Reading("pump-1", {"rated": 9.0, "flow": 1.0}, time=900.0)]
         fresh = [Reading("pump-1", {"flow": 5.0}, time=1_000.0)]
         assert await runtime.ingest([fresh, late], cause=DEVICE) == [None, None]
+        assert await runtime.ingest([fresh, late], cause=DEVICE) == [None, None]  # redelivered
         pump = runtime.get("pump-1")
         assert pump.reported("rated") == 12.0
         assert pump.telemetry["flow"].value == 5.0
-        events = await runtime.events("pump-1")
-        assert events[-1].data == {"name": "rated", "value": 9.0, "late": True}
+        assert len(await runtime.events("pump-1")) == 1  # history, not state changes
 
     with_runtime(tmp_path, body)
+
+    async def history() -> None:
+        async with await SQLiteStore.open(tmp_path / "twins.db") as store:
+            rated = await store.points("pump-1", "rated", 0.0, 2_000.0)
+            flow = await store.points("pump-1", "flow", 0.0, 2_000.0)
+            assert [(p.time, p.value) for p in rated] == [(900.0, 9.0)]
+            assert [(p.time, p.value) for p in flow] == [(900.0, 1.0), (1_000.0, 5.0)]
+
+    asyncio.run(history())
 
 
 def test_expected_version_mismatch_is_a_conflict(tmp_path: Path) -> None:

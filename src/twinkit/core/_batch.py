@@ -77,16 +77,23 @@ class Batch:
         return event
 
     def report(self, twin: Twin, name: str, value: Any, time: float) -> Twin:
-        """A reported property value: an event when new (or late, for history), else a touch."""
+        """A reported property value.
+
+        Every report that is news is also a point of the property's series (its history), so a
+        redelivered report, which has the same time, is stored once. A new value is an event;
+        an older one (``time`` before the current value's) is history only; the current value
+        again only moves ``last_reported`` (a touch).
+        """
         state = twin.properties.get(name)
         if state is not None and state.reported_time is not None and time < state.reported_time:
-            self.record(twin.id, EventType.PROPERTY_REPORTED, _late(name, value), time)
+            self.points.append(Point(twin.id, name, time, value))
         elif state is not None and state.has_reported and state.reported == value:
             touched = with_touch(twin, name, time)
             if touched is not twin:
                 self.touches.append(Touch(twin.id, name, time))
                 self.twins[twin.id] = touched
         else:
+            self.points.append(Point(twin.id, name, time, value))
             self.record(twin.id, EventType.PROPERTY_REPORTED, {"name": name, "value": value}, time)
         return self._live(twin.id)
 
@@ -146,7 +153,3 @@ class Batch:
         twin = self.twin(twin_id)
         assert twin is not None  # reports never delete
         return twin
-
-
-def _late(name: str, value: Any) -> dict[str, Any]:
-    return {"name": name, "value": value, "late": True}

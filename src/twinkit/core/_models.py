@@ -43,6 +43,12 @@ class ModelRegistry:
             validator = self._validators[model_id] = compile_validator(self.models, model_id)
         return validator
 
+    def kind(self, model_id: str, name: str) -> str | None:
+        """What content ``name`` is in the model (None for an unknown model or name)."""
+        if model_id not in self.models:
+            return None
+        return self.validator(model_id).kind(name)
+
     def document(self, model_id: str) -> dict[str, Any]:
         document = self._documents.get(model_id)
         if document is None:

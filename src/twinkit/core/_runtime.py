@@ -90,7 +90,7 @@ class Runtime:
                 graph.put(twin)
         for point in await log.latest_points():
             twin = graph.get(point.twin_id)
-            if twin is not None:
+            if twin is not None and registry.kind(twin.model, point.name) == "telemetry":
                 graph.put(with_telemetry(twin, {point.name: point.value}, point.time))
         for touch in await log.touches():
             twin = graph.get(touch.twin_id)

@@ -1,0 +1,1 @@
+"""Reference twins: models, layouts and device simulators for demos and tests."""

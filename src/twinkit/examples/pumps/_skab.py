@@ -1,0 +1,231 @@
+"""SKAB (Skoltech Anomaly Benchmark) runs replayed as a live pump's telemetry.
+
+A SKAB run is a ``;``-separated CSV at 1 Hz: ``datetime`` then eight sensor columns and, in
+the runs with faults, the labels ``anomaly`` and ``changepoint``. Sensors map onto the Pump
+model (converted to its units); the labels are kept on the :class:`SkabRun` for evaluation but
+never published. The replay keeps the original spacing of rows divided by ``speedup`` and
+stamps each row with the wall-clock time it is due at.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from twinkit.errors import NotFoundError, ValidationError
+from twinkit.examples.pumps._mqtt import Broker, DeviceLink
+from twinkit.examples.pumps._station import Reply
+
+__all__ = ["SKAB_COLUMNS", "SKAB_FOLDERS", "SkabReplay", "SkabRun", "read_skab_csv", "skab_runs"]
+
+logger = logging.getLogger(__name__)
+
+SKAB_COLUMNS: Final[Mapping[str, tuple[str, float]]] = {
+    "Accelerometer1RMS": ("vibration1", 1.0),  # g
+    "Accelerometer2RMS": ("vibration2", 1.0),  # g
+    "Current": ("motorCurrent", 1.0),  # A
+    "Pressure": ("dischargePressure", 1.0),  # bar
+    "Temperature": ("motorTemperature", 1.0),  # °C, the motor body
+    "Thermocouple": ("fluidTemperature", 1.0),  # °C, the water in the circuit
+    "Voltage": ("voltage", 1.0),  # V
+    "Volume Flow RateRMS": ("flow", 1.0 / 60.0),  # l/min -> l/s
+}
+"""SKAB column -> (Pump telemetry, factor from the SKAB unit to the model's unit)."""
+SKAB_FOLDERS: Final = ("anomaly-free", "valve1", "valve2", "other")
+_LABELS: Final = ("anomaly", "changepoint")
+_TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SkabRun:
+    """One SKAB CSV: times (s since the epoch, read as UTC), Pump telemetry columns, labels."""
+
+    path: Path
+    times: npt.NDArray[np.float64]
+    values: Mapping[str, npt.NDArray[np.float64]]
+    labels: Mapping[str, npt.NDArray[np.float64]]
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def row(self, index: int) -> dict[str, float]:
+        """Row ``index`` as a Pump telemetry message."""
+        return {name: float(column[index]) for name, column in self.values.items()}
+
+
+def _parse_time(text: str, where: str) -> float:
+    try:
+        return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC).timestamp()
+    except ValueError as err:
+        raise ValidationError(
+            "bad SKAB timestamp", path=where, expected="YYYY-MM-DD HH:MM:SS", got=text
+        ) from err
+
+
+def read_skab_csv(path: Path | str) -> SkabRun:
+    """Read one SKAB run; every problem names the file and line."""
+    path = Path(path)
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except OSError as err:
+        raise NotFoundError(f"cannot read the SKAB run {path}: {err}") from err
+    with handle:
+        reader = csv.reader(handle, delimiter=";")
+        header = next(reader, [])
+        missing = [c for c in ("datetime", *SKAB_COLUMNS) if c not in header]
+        if missing:
+            raise ValidationError(
+                f"not a SKAB run: columns {missing} are missing",
+                path=f"{path}:1",
+                expected="datetime;" + ";".join(SKAB_COLUMNS) + "[;anomaly;changepoint]",
+                got=";".join(header),
+            )
+        index = {name: header.index(name) for name in header}
+        times: list[float] = []
+        rows: list[list[float]] = []
+        wanted = [*SKAB_COLUMNS, *(label for label in _LABELS if label in index)]
+        for line, record in enumerate(reader, start=2):
+            if not record:
+                continue
+            where = f"{path}:{line}"
+            if len(record) != len(header):
+                raise ValidationError(
+                    "a SKAB row has the wrong number of fields",
+                    path=where,
+                    expected=f"{len(header)} fields",
+                    got=len(record),
+                )
+            times.append(_parse_time(record[index["datetime"]], where))
+            try:
+                rows.append([float(record[index[name]]) for name in wanted])
+            except ValueError as err:
+                raise ValidationError(
+                    f"a SKAB value is not a number: {err}", path=where, expected="numbers"
+                ) from err
+    table = np.array(rows, dtype=np.float64).reshape(len(rows), len(wanted))
+    values = {
+        telemetry: table[:, i] * factor
+        for i, (telemetry, factor) in enumerate(SKAB_COLUMNS.values())
+    }
+    labels = {
+        name: table[:, len(SKAB_COLUMNS) + i] for i, name in enumerate(wanted[len(SKAB_COLUMNS) :])
+    }
+    return SkabRun(path, np.array(times, dtype=np.float64), values, labels)
+
+
+def skab_runs(data_dir: Path | str) -> list[Path]:
+    """The run files under a SKAB data folder: anomaly-free, valve1, valve2, other, in number order."""
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise NotFoundError(
+            f"SKAB data folder not found: {root} (expected {', '.join(SKAB_FOLDERS)} in it)"
+        )
+
+    def order(path: Path) -> tuple[int, str]:
+        digits = re.match(r"\d+", path.stem)
+        return (int(digits.group()) if digits else -1, path.stem)
+
+    runs = [p for folder in SKAB_FOLDERS for p in sorted((root / folder).glob("*.csv"), key=order)]
+    if not runs:
+        raise NotFoundError(f"no SKAB runs (*.csv) under {root}/{{{','.join(SKAB_FOLDERS)}}}")
+    return runs
+
+
+class _ReplayHandler:
+    """A replay cannot obey: it refuses desired values and commands, saying why."""
+
+    def set_desired(self, twin_id: str, name: str, value: Any) -> Reply:
+        return Reply(400, None, f"{twin_id} replays recorded SKAB data and cannot apply {name!r}")
+
+    def command(self, twin_id: str, name: str, request: Any) -> Reply:
+        return Reply(405, None, f"{twin_id} replays recorded SKAB data and cannot run {name!r}")
+
+
+class SkabReplay:
+    """A device that publishes SKAB runs, one after the other, as ``twin_id``'s telemetry."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        twin_id: str,
+        runs: Sequence[Path | str],
+        *,
+        speedup: float = 1.0,
+        loop: bool = True,
+        prefix: str = "site",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not runs:
+            raise ValidationError(
+                "a SKAB replay needs at least one run", path="runs", expected="CSV paths", got=[]
+            )
+        if not speedup > 0:
+            raise ValidationError(
+                "speedup must be positive", path="speedup", expected="> 0", got=speedup
+            )
+        self.twin_id = twin_id
+        self.runs = [Path(p) for p in runs]
+        self.speedup = speedup
+        self.loop = loop
+        self.link = DeviceLink(broker, twin_id, _ReplayHandler(), prefix=prefix)
+        self._clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.published = 0
+        self.finished = threading.Event()
+        """Set when the last run has been published (never, with ``loop``)."""
+
+    def start(self) -> None:
+        """Connect and start publishing in a background thread."""
+        self.link.start()
+        self._thread = threading.Thread(target=self._run, name=f"skab-{self.twin_id}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop publishing and disconnect cleanly (announcing offline)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.link.stop()
+
+    def _run(self) -> None:
+        origin = self._clock()  # wall time of the first row of the first run
+        offset = 0.0  # seconds of original time already replayed
+        try:
+            while not self._stop.is_set():
+                for path in self.runs:
+                    offset = self._replay(read_skab_csv(path), origin, offset)
+                    if self._stop.is_set():
+                        return
+                if not self.loop:
+                    break
+        except Exception:
+            logger.exception("SKAB replay %s failed", self.twin_id)
+        finally:
+            self.finished.set()
+
+    def _replay(self, run: SkabRun, origin: float, offset: float) -> float:
+        """Publish one run; returns the original-time offset where the next one starts."""
+        logger.info("SKAB replay %s: %s (%d rows)", self.twin_id, run.path, len(run))
+        if len(run) == 0:
+            return offset
+        elapsed = run.times - run.times[0]
+        for index in range(len(run)):
+            due = origin + (offset + float(elapsed[index])) / self.speedup
+            if self._stop.wait(max(0.0, due - self._clock())):
+                break
+            self.link.publish_telemetry(run.row(index), ts=due)
+            self.published += 1
+        step = float(np.median(np.diff(run.times))) if len(run) > 1 else 1.0
+        return offset + float(elapsed[-1]) + step
