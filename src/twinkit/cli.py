@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import sys
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from functools import wraps
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from twinkit import __version__
+from twinkit.api import Client, ClientError, Role, Settings, issue_token
+from twinkit.api._serve import serve as serve_api
+from twinkit.errors import TwinkitError
 from twinkit.model.dtdl import ParseIssue, ParsingError, dumps, parse
+from twinkit.store import SQLiteStore
 
 __all__ = ["cli", "main", "models"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 @click.group(name="twinkit", context_settings={"help_option_names": ["-h", "--help"]})
@@ -107,6 +119,261 @@ def export_models(paths: tuple[str, ...], fmt: str, output: str | None) -> None:
         click.echo(f"wrote {len(model_set)} interfaces to {output}", err=True)
     else:
         click.echo(text)
+
+
+# --- the server ------------------------------------------------------------------------------
+
+_DATA = click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Data folder (TWINKIT_DATA_DIR; default ./twinkit-data).",
+)
+
+
+def _fail_on_errors(command: _F) -> _F:
+    """Turn twinkit errors into a one-line message on stderr and exit status 1."""
+
+    @wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except TwinkitError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(1)
+
+    return run  # type: ignore[return-value]
+
+
+@cli.command("serve")
+@_DATA
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8000; 0 picks a free one).")
+@click.option("--mqtt-url", default=None, help="Use this MQTT broker instead of a local Mosquitto.")
+@_fail_on_errors
+def serve(data_dir: str | None, host: str | None, port: int | None, mqtt_url: str | None) -> None:
+    """Run the API (and a supervised Mosquitto unless --mqtt-url is given) until Ctrl-C."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = Settings.load(
+        {"data_dir": data_dir, "host": host, "port": port, "mqtt_url": mqtt_url}
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_api(settings, say=click.echo))
+
+
+@cli.group()
+def token() -> None:
+    """Manage API tokens in a data folder (works while the server runs, or without it)."""
+
+
+def _with_store(settings: Settings, work: Callable[[SQLiteStore], Any]) -> Any:
+    async def run() -> Any:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        async with await SQLiteStore.open(settings.database) as store:
+            return await work(store)
+
+    return asyncio.run(run())
+
+
+@token.command("create")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--name", default="", help="What the token is for.")
+@_DATA
+@_fail_on_errors
+def token_create(role: str, name: str, data_dir: str | None) -> None:
+    """Create a token and print its secret (shown this once only)."""
+    settings = Settings.load({"data_dir": data_dir})
+    record, secret = _with_store(settings, lambda store: issue_token(store, role, name))
+    click.echo(f"token {record.id} ({record.role}) created; its secret, shown once:", err=True)
+    click.echo(secret)
+
+
+@token.command("ls")
+@_DATA
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_fail_on_errors
+def token_ls(data_dir: str | None, as_json: bool) -> None:
+    """List tokens (never their secrets)."""
+    settings = Settings.load({"data_dir": data_dir})
+    records = _with_store(settings, lambda store: store.tokens())
+    rows = [
+        {"id": r.id, "name": r.name, "role": r.role, "created": r.created, "revoked": r.revoked}
+        for r in records
+    ]
+    _show(rows, as_json, ["id", "role", "name", "created", "revoked"])
+
+
+@token.command("revoke")
+@click.argument("token_id")
+@_DATA
+@_fail_on_errors
+def token_revoke(token_id: str, data_dir: str | None) -> None:
+    """Revoke a token; a running server stops accepting it within a second or two."""
+    settings = Settings.load({"data_dir": data_dir})
+    _with_store(settings, lambda store: store.revoke_token(token_id, time.time()))
+    click.echo(f"token {token_id} revoked")
+
+
+# --- HTTP clients of a running server --------------------------------------------------------
+
+
+def _client_options(command: _F) -> _F:
+    command = click.option(
+        "--token",
+        envvar="TWINKIT_TOKEN",
+        default=None,
+        help="API token (TWINKIT_TOKEN).",
+    )(command)
+    command = click.option(
+        "--url",
+        envvar="TWINKIT_URL",
+        default="http://127.0.0.1:8000",
+        show_default=True,
+        help="Server URL (TWINKIT_URL).",
+    )(command)
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON, not a table.")(command)
+
+
+def _client(url: str, secret: str | None) -> Client:
+    if not secret:
+        raise ClientError(
+            "no token: pass --token or set TWINKIT_TOKEN (first start wrote one to "
+            "<data>/admin-token)",
+            status=None,
+            kind="unauthenticated",
+        )
+    return Client(url, secret)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def _show(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
+    """Rows as JSON, or as a table with the given columns."""
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row_cells in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row_cells, widths, strict=True)).rstrip())
+
+
+@cli.group()
+def twin() -> None:
+    """Read twins and set desired values on a running server."""
+
+
+@twin.command("ls")
+@click.option("--model", default=None, help="Only twins of this model (or extending it).")
+@_client_options
+@_fail_on_errors
+def twin_ls(model: str | None, url: str, token: str | None, as_json: bool) -> None:
+    """List twins."""
+    with _client(url, token) as client:
+        page = client.get("/twins", model=model, limit=1000)
+    rows = [
+        {
+            "id": t["id"],
+            "model": t["model"],
+            "version": t["version"],
+            "properties": {n: p["reported"] for n, p in t["properties"].items()},
+        }
+        for t in page["items"]
+    ]
+    _show(rows, as_json, ["id", "model", "version", "properties"])
+
+
+@twin.command("get")
+@click.argument("twin_id")
+@_client_options
+@_fail_on_errors
+def twin_get(twin_id: str, url: str, token: str | None, as_json: bool) -> None:
+    """One twin: its properties (reported, desired, in sync) and latest telemetry."""
+    with _client(url, token) as client:
+        found = client.get(f"/twins/{twin_id}")
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    click.echo(f"{found['id']}  {found['model']}  version {found['version']}")
+    rows = [
+        {"name": n, "reported": p["reported"], "desired": p["desired"], "in sync": p["inSync"]}
+        for n, p in found["properties"].items()
+    ]
+    rows += [
+        {"name": n, "reported": t["value"], "desired": None, "in sync": None}
+        for n, t in found["telemetry"].items()
+    ]
+    _show(rows, False, ["name", "reported", "desired", "in sync"])
+
+
+@twin.command("set-desired")
+@click.argument("twin_id")
+@click.argument("name")
+@click.argument("value")
+@_client_options
+@_fail_on_errors
+def twin_set_desired(
+    twin_id: str, name: str, value: str, *, url: str, token: str | None, as_json: bool
+) -> None:
+    """Set a desired value; VALUE is JSON (21.5, true, "on", {...}) or else taken as text."""
+    try:
+        parsed: Any = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    with _client(url, token) as client:
+        answer = client.put(f"/twins/{twin_id}/properties/{name}/desired", {"value": parsed})
+    if as_json:
+        click.echo(json.dumps(answer, indent=2))
+    else:
+        click.echo(
+            f"{twin_id}/{name}: desired {_cell(answer['desired'])} (version "
+            f"{answer['desiredVersion']}), reported {_cell(answer['reported'])}, "
+            f"in sync: {'yes' if answer['inSync'] else 'no'}"
+        )
+
+
+@cli.group("dead-letter")
+def dead_letter() -> None:
+    """Inspect and replay messages twinkit could not accept."""
+
+
+@dead_letter.command("ls")
+@click.option("--all", "show_all", is_flag=True, help="Include replayed ones.")
+@_client_options
+@_fail_on_errors
+def dead_letter_ls(show_all: bool, url: str, token: str | None, as_json: bool) -> None:
+    """List dead letters (pending only unless --all)."""
+    with _client(url, token) as client:
+        page = client.get("/dead-letters", all=str(show_all).lower(), limit=10_000)
+    _show(page["items"], as_json, ["id", "source", "received", "replayed", "reason"])
+
+
+@dead_letter.command("replay")
+@click.argument("ids", nargs=-1, type=int)
+@_client_options
+@_fail_on_errors
+def dead_letter_replay(ids: tuple[int, ...], url: str, token: str | None, as_json: bool) -> None:
+    """Replay pending dead letters (all, or the IDS given)."""
+    with _client(url, token) as client:
+        report = client.post("/dead-letters/replay", {"ids": list(ids) if ids else None})
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(f"replayed: {len(report['replayed'])} {list(report['replayed'])}")
+    for failure in report["failed"]:
+        click.echo(f"still failing: {failure['id']} ({failure['source']}): {failure['reason']}")
+    if report.get("missing"):
+        click.echo(f"not pending: {list(report['missing'])}")
 
 
 def main() -> None:

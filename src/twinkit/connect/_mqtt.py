@@ -358,12 +358,24 @@ class MqttConnector:
     # --- the asyncio side --------------------------------------------------------------------
 
     async def _run(self) -> None:
+        """Two stages, so that parsing the next batch overlaps committing this one."""
         assert self._queue is not None
+        parsed: asyncio.Queue[list[_Work]] = asyncio.Queue(maxsize=1)
+        reader = asyncio.create_task(self._read(self._queue, parsed))
+        try:
+            while True:
+                work = await parsed.get()
+                await self._settle_with_retry(work)
+                self._acknowledge(work)
+        finally:
+            reader.cancel()
+
+    async def _read(
+        self, queue: asyncio.Queue[_Inbound], parsed: asyncio.Queue[list[_Work]]
+    ) -> None:
         while True:
-            batch = await self._next_batch(self._queue)
-            work = [self._parse(message) for message in batch]
-            await self._settle_with_retry(work)
-            self._acknowledge(work)
+            batch = await self._next_batch(queue)
+            await parsed.put([self._parse(message) for message in batch])
 
     async def _next_batch(self, queue: asyncio.Queue[_Inbound]) -> list[_Inbound]:
         batch = [await queue.get()]
@@ -469,21 +481,36 @@ class MqttConnector:
         item.done = True
 
     def _acknowledge(self, work: list[_Work]) -> None:
-        """Acknowledge a settled batch in arrival order (MQTT wants PUBACKs in order)."""
+        """Acknowledge a settled batch in arrival order (MQTT wants PUBACKs in order).
+
+        paho wakes its network thread once per queued packet (a write to its socket pair);
+        for a batch of PUBACKs one wake-up at the end is enough, so the batch is queued with
+        the wake-up pipe set aside (paho 2.x's ``_sockpairW``) and woken once.
+        """
         client = self._client
-        for item in work:
-            message = item.message
-            try:
-                if message.qos > 0 and client is not None:
-                    with self._lock:
-                        current = self._connected and message.generation == self._generation
-                    if current:
-                        client.ack(message.mid, message.qos)
-                    else:
-                        logger.debug(
-                            "not acknowledging mid %d of an earlier connection; the broker "
-                            "redelivers it",
-                            message.mid,
-                        )
-            finally:
-                self._slots.release()
+        with self._lock:
+            generation = self._generation if self._connected else None
+        wake = getattr(client, "_sockpairW", None)
+        if wake is not None:
+            client._sockpairW = None  # type: ignore[union-attr]
+        try:
+            for item in work:
+                message = item.message
+                try:
+                    if message.qos > 0 and client is not None:
+                        if message.generation == generation:
+                            client.ack(message.mid, message.qos)
+                        else:
+                            logger.debug(
+                                "not acknowledging mid %d of an earlier connection; the broker "
+                                "redelivers it",
+                                message.mid,
+                            )
+                finally:
+                    self._slots.release()
+        finally:
+            if wake is not None:
+                if client._sockpairW is None:  # type: ignore[union-attr]  # not replaced by a reconnect
+                    client._sockpairW = wake  # type: ignore[union-attr]
+                with contextlib.suppress(OSError):
+                    wake.send(b"0")

@@ -48,10 +48,11 @@ class Event:
     ============================== =========================================================
     ``TwinCreated``                ``model``, ``properties`` (initial reported values)
     ``TwinDeleted``                (none)
-    ``PropertyReported``           ``name``, ``value``
+    ``PropertyReported``           ``name``, ``value`` (``removed``: true when it was removed)
     ``DesiredPropertySet``         ``name``, ``value``, ``version``
     ``DesiredPropertyAcknowledged`` ``name``, ``version``, ``code``, ``description``
-    ``TelemetryReceived``          ``values`` (name → value)
+    ``TelemetryReceived``          ``values`` (name → value); published, not logged: its
+                                   history is the series, and ``seq`` is the twin's version
     ``RelationshipAdded``          ``id``, ``name``, ``target``, ``properties``
     ``RelationshipRemoved``        ``id``
     ``CommandInvoked``             ``id`` (correlation), ``name``, ``request``

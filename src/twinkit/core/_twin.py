@@ -157,8 +157,6 @@ def _removed(state: PropertyState, time: float) -> PropertyState | None:
 def _reported(twin: Twin, data: Mapping[str, Any], time: float) -> Mapping[str, PropertyState]:
     name = data["name"]
     state = twin.properties.get(name, PropertyState())
-    if data.get("late"):
-        return twin.properties  # recorded for history; the runtime judged it older than current
     if data.get("removed"):
         gone = _removed(state, time)
         if gone is None:

@@ -1,0 +1,86 @@
+"""Running the server in-process: services, the first admin token, uvicorn on a bound socket."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+
+from twinkit.api._app import API_PREFIX, create_app
+from twinkit.api._auth import Role, issue_token
+from twinkit.api._services import Services
+from twinkit.api._settings import Settings
+
+__all__ = ["ensure_admin_token", "serve"]
+
+logger = logging.getLogger(__name__)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (mode 0600), replacing it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, text.encode("utf-8"))
+    finally:
+        os.close(fd)
+
+
+async def ensure_admin_token(services: Services) -> str | None:
+    """On a store without tokens, create an admin token, keep its secret in
+    ``<data>/admin-token`` (mode 0600) and return it; None when tokens exist."""
+    if await services.store.tokens():
+        return None
+    record, secret = await issue_token(
+        services.store, Role.ADMIN, "admin (first start)", clock=services.clock
+    )
+    _write_private(services.settings.admin_token_file, secret + "\n")
+    logger.info("created admin token %s on first start", record.id)
+    return secret
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+async def serve(settings: Settings, *, say: Callable[[str], None]) -> None:
+    """Open the services, serve the API until interrupted (SIGINT/SIGTERM), then close."""
+    services = await Services.open(settings)
+    try:
+        secret = await ensure_admin_token(services)
+        sock = _bind(settings.host, settings.port)
+        host, port = sock.getsockname()[:2]
+        base = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+        config = uvicorn.Config(
+            create_app(services), log_level="info", lifespan="off", access_log=False
+        )
+        server = uvicorn.Server(config)
+        if secret is not None:
+            say(f"admin token (shown once, also in {settings.admin_token_file}): {secret}")
+        say(f"twinkit serving {settings.data_dir} on {base}")
+        say(f"  API      {base}{API_PREFIX}")
+        say(f"  docs     {base}/docs")
+        say(f"  stream   ws://{base.removeprefix('http://')}{API_PREFIX}/stream")
+        state = services.connector_state()
+        if state is not None:
+            say(
+                f"  MQTT     {state['url']}"
+                + (" (supervised mosquitto)" if services.broker else "")
+            )
+        await server.serve(sockets=[sock])
+    finally:
+        await services.close()
