@@ -404,6 +404,7 @@ def test_fresh_database_gets_the_current_schema_version(tmp_path: Path) -> None:
             row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
     assert {"events", "series", "points", "snapshots", "dead_letters"} <= tables
+    assert {"touches", "models", "tokens"} <= tables
     assert [m.version for m in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from twinkit.store._protocol import DeadLetter, Point, Store
+from twinkit.store._protocol import DeadLetter, Point, Store, TokenRecord, Touch
 from twinkit.store._sqlite import SQLiteStore
 
-__all__ = ["DeadLetter", "Point", "SQLiteStore", "Store"]
+__all__ = ["DeadLetter", "Point", "SQLiteStore", "Store", "TokenRecord", "Touch"]

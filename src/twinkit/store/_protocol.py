@@ -1,22 +1,26 @@
-"""The Store protocol: what the runtime needs from durable storage.
+"""The Store protocol: everything twinkit keeps durably, behind one replaceable interface.
 
-One write path, ``append``: a batch of events and telemetry points lands in one transaction
-or not at all, so an acknowledgement to a broker can follow the commit. Reads are by twin
-(events since a sequence number, the latest snapshot) and by series (points in a time range).
-Rejected input goes to the dead-letter table with its reason and stays there until replayed.
+One write path for the live data, ``append``: a batch of events, telemetry points and touches
+lands in one transaction or not at all, so an acknowledgement to a broker can follow the commit.
+Reads are by twin (events since a sequence number, the latest snapshot), by series (points in a
+time range, the newest point of every series) and by property (the newest touch).
 
+Beside the live data the store keeps the records the runtime and the API need across restarts:
+the DTDL models uploaded, the API tokens (hashed: the store never sees a token) and the
+dead letters, messages twinkit could not accept, with their reason, until they are replayed.
+
+:class:`Store` is a superset of :class:`twinkit.core.EventLog`, the part the runtime uses.
 The embedded backend is SQLite; PostgreSQL implements the same protocol later.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from twinkit.core import Event, Point, Touch, Twin
+from twinkit.core import EventLog, Point, Touch
 
-__all__ = ["DeadLetter", "Point", "Store", "Touch"]
+__all__ = ["DeadLetter", "Point", "Store", "TokenRecord", "Touch"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,28 +35,29 @@ class DeadLetter:
     replayed: float | None = None
 
 
-class Store(Protocol):
-    """Durable event log, snapshots, telemetry points and dead letters."""
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """An API bearer token as kept: a hash of it, never the token itself.
 
-    async def append(self, events: Sequence[Event], points: Sequence[Point] = ()) -> None:
-        """Write a batch in one transaction. A (twin, seq) already stored is a ConflictError."""
-        ...
+    ``role`` is what the API lets the token do; ``revoked`` is when it stopped working (None
+    while it works). The hash is left out of ``repr`` so records can be logged.
+    """
 
-    async def events(self, twin_id: str, since_seq: int = 0) -> list[Event]:
-        """The twin's events with ``seq > since_seq``, in order."""
-        ...
+    id: str
+    name: str
+    role: str
+    hash: bytes = field(repr=False)
+    created: float
+    revoked: float | None = None
 
-    async def last_seqs(self) -> dict[str, int]:
-        """Every twin's last sequence number (for the runtime to resume after a restart)."""
-        ...
 
-    async def save_snapshot(self, twin: Twin) -> None:
-        """Keep ``twin`` as the state at ``twin.version``; replay starts from the newest one."""
-        ...
+class Store(EventLog, Protocol):
+    """Durable event log, snapshots, telemetry, touches, models, tokens and dead letters.
 
-    async def snapshot(self, twin_id: str) -> Twin | None:
-        """The newest snapshot of the twin, or None."""
-        ...
+    Inherited from :class:`~twinkit.core.EventLog`: ``append``, ``events``, ``last_seqs``,
+    ``snapshot``, ``save_snapshot``, ``latest_points``, ``touches``, ``add_dead_letter``,
+    ``save_models``, ``models`` and ``delete_model``.
+    """
 
     async def points(
         self, twin_id: str, name: str, start: float, end: float, limit: int | None = None
@@ -60,16 +65,30 @@ class Store(Protocol):
         """Points of one series with ``start <= time < end``, by time."""
         ...
 
-    async def add_dead_letter(
-        self, source: str, payload: bytes, reason: str, received: float
-    ) -> int:
-        """Keep a rejected message; returns its id."""
-        ...
-
     async def dead_letters(
         self, *, pending_only: bool = True, limit: int = 100
     ) -> list[DeadLetter]: ...
 
+    async def dead_letter(self, dead_letter_id: int) -> DeadLetter:
+        """One dead letter; NotFoundError for an unknown id."""
+        ...
+
     async def mark_replayed(self, dead_letter_id: int, when: float) -> None: ...
+
+    async def add_token(self, record: TokenRecord) -> None:
+        """Keep a new token; ConflictError when its id or its hash is already kept."""
+        ...
+
+    async def token_by_hash(self, hash: bytes) -> TokenRecord | None:
+        """The token with this hash, revoked or not, or None."""
+        ...
+
+    async def tokens(self) -> list[TokenRecord]:
+        """Every token, revoked ones included, oldest first."""
+        ...
+
+    async def revoke_token(self, token_id: str, when: float) -> None:
+        """Mark the token revoked at ``when``; NotFoundError for an unknown id."""
+        ...
 
     async def close(self) -> None: ...

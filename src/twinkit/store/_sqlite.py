@@ -26,12 +26,13 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from twinkit.core import Event, Twin
+from twinkit.core import Event, Point, Touch, Twin
 from twinkit.errors import StoreError, ValidationError
-from twinkit.store._protocol import DeadLetter, Point
+from twinkit.store._protocol import DeadLetter, Store, TokenRecord
 from twinkit.store._sqlite_engine import SQLiteEngine, Synchronous, connect
+from twinkit.store._sqlite_records import RecordsEngine
 
 __all__ = ["SQLiteStore"]
 
@@ -48,11 +49,12 @@ class SQLiteStore:
     or ``async with await SQLiteStore.open(path) as store:``.
     """
 
-    __slots__ = ("_closed", "_engine", "_executor", "_where")
+    __slots__ = ("_closed", "_engine", "_executor", "_records", "_where")
 
-    def __init__(self, engine: SQLiteEngine, executor: ThreadPoolExecutor, where: str) -> None:
-        """Use :meth:`open`; this takes an engine already living on ``executor``'s thread."""
-        self._engine = engine
+    def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor, where: str) -> None:
+        """Use :meth:`open`; this takes a connection made on ``executor``'s one thread."""
+        self._engine = SQLiteEngine(conn, where)
+        self._records = RecordsEngine(conn, where)
         self._executor = executor
         self._where = where
         self._closed = False
@@ -78,7 +80,7 @@ class SQLiteStore:
             executor.shutdown(wait=False)
             raise
         logger.debug("opened %s (synchronous=%s)", where, synchronous)
-        return cls(SQLiteEngine(conn, where), executor, where)
+        return cls(conn, executor, where)
 
     async def __aenter__(self) -> SQLiteStore:
         return self
@@ -106,9 +108,20 @@ class SQLiteStore:
         except sqlite3.Error as err:
             raise StoreError(f"{what} failed on {self._where}: {err}") from err
 
-    async def append(self, events: Sequence[Event], points: Sequence[Point] = ()) -> None:
-        """Write a batch in one transaction. A (twin, seq) already stored is a ConflictError."""
-        await self._run("append", functools.partial(self._engine.append, events, points))
+    # -- the live data ---------------------------------------------------------------------
+
+    async def append(
+        self,
+        events: Sequence[Event],
+        points: Sequence[Point] = (),
+        touches: Sequence[Touch] = (),
+    ) -> None:
+        """Write a batch in one transaction. A (twin, seq) already stored is a ConflictError.
+
+        A point at a (series, time) already stored is ignored, as is a touch older than the one
+        kept for its property: a redelivered message changes nothing.
+        """
+        await self._run("append", functools.partial(self._engine.append, events, points, touches))
 
     async def events(self, twin_id: str, since_seq: int = 0) -> list[Event]:
         """The twin's events with ``seq > since_seq``, in order."""
@@ -138,7 +151,11 @@ class SQLiteStore:
     async def points(
         self, twin_id: str, name: str, start: float, end: float, limit: int | None = None
     ) -> list[Point]:
-        """Points of one series with ``start <= time < end``, by time; NaN values come back."""
+        """Points of one series with ``start <= time < end``, by time.
+
+        Values come back as they were sent (NaN, booleans, strings and other JSON included),
+        except that every number comes back as a float.
+        """
         if limit is not None and limit < 0:
             raise ValidationError(
                 "negative point limit",
@@ -153,13 +170,72 @@ class SQLiteStore:
             ),
         )
 
+    async def latest_points(self) -> list[Point]:
+        """The newest point of every series, by twin and name (values as in :meth:`points`)."""
+        return await self._run("reading the newest points", self._engine.latest_points)
+
+    async def touches(self) -> list[Touch]:
+        """The newest touch of every property, by twin and name."""
+        return await self._run("reading touches", self._engine.touches)
+
+    # -- models ----------------------------------------------------------------------------
+
+    async def save_models(self, documents: Sequence[dict[str, Any]], uploaded: float) -> None:
+        """Keep DTDL interface documents by their ``@id``, all in one transaction or none.
+
+        An ``@id`` already kept with the same JSON is skipped (keeping its first upload time);
+        with a different document it is a ConflictError naming the id, and nothing is kept.
+        """
+        await self._run(
+            f"saving {len(documents)} model documents",
+            functools.partial(self._records.save_models, documents, uploaded),
+        )
+
+    async def models(self) -> list[dict[str, Any]]:
+        """Every kept DTDL document, in upload order."""
+        return await self._run("reading models", self._records.models)
+
+    async def delete_model(self, model_id: str) -> None:
+        """Forget the model; NotFoundError when it is not kept."""
+        await self._run(
+            f"deleting model {model_id!r}",
+            functools.partial(self._records.delete_model, model_id),
+        )
+
+    # -- tokens ----------------------------------------------------------------------------
+
+    async def add_token(self, record: TokenRecord) -> None:
+        """Keep a new token; ConflictError when its id or its hash is already kept."""
+        await self._run(
+            f"adding token {record.id!r}", functools.partial(self._records.add_token, record)
+        )
+
+    async def token_by_hash(self, hash: bytes) -> TokenRecord | None:
+        """The token with this hash, revoked or not, or None."""
+        return await self._run(
+            "looking up a token", functools.partial(self._records.token_by_hash, hash)
+        )
+
+    async def tokens(self) -> list[TokenRecord]:
+        """Every token, revoked ones included, by creation time."""
+        return await self._run("listing tokens", self._records.tokens)
+
+    async def revoke_token(self, token_id: str, when: float) -> None:
+        """Mark the token revoked at ``when`` (a second revocation keeps the first time)."""
+        await self._run(
+            f"revoking token {token_id!r}",
+            functools.partial(self._records.revoke_token, token_id, when),
+        )
+
+    # -- dead letters ----------------------------------------------------------------------
+
     async def add_dead_letter(
         self, source: str, payload: bytes, reason: str, received: float
     ) -> int:
         """Keep a rejected message; returns its id."""
         return await self._run(
             f"keeping a dead letter from {source!r}",
-            functools.partial(self._engine.add_dead_letter, source, payload, reason, received),
+            functools.partial(self._records.add_dead_letter, source, payload, reason, received),
         )
 
     async def dead_letters(
@@ -168,14 +244,21 @@ class SQLiteStore:
         """Dead letters, oldest first; only those not yet replayed unless ``pending_only=False``."""
         return await self._run(
             "listing dead letters",
-            functools.partial(self._engine.dead_letters, pending_only, limit),
+            functools.partial(self._records.dead_letters, pending_only, limit),
+        )
+
+    async def dead_letter(self, dead_letter_id: int) -> DeadLetter:
+        """One dead letter, replayed or not; NotFoundError for an unknown id."""
+        return await self._run(
+            f"reading dead letter {dead_letter_id}",
+            functools.partial(self._records.dead_letter, dead_letter_id),
         )
 
     async def mark_replayed(self, dead_letter_id: int, when: float) -> None:
         """Record that the dead letter was replayed at ``when``; NotFoundError for an unknown id."""
         await self._run(
             f"marking dead letter {dead_letter_id} replayed",
-            functools.partial(self._engine.mark_replayed, dead_letter_id, when),
+            functools.partial(self._records.mark_replayed, dead_letter_id, when),
         )
 
     async def close(self) -> None:
@@ -188,3 +271,10 @@ class SQLiteStore:
             self._closed = True
             self._executor.shutdown(wait=True)
             logger.debug("closed %s", self._where)
+
+
+if TYPE_CHECKING:
+
+    def _is_a_store(store: SQLiteStore) -> Store:
+        """Never called: makes mypy check that SQLiteStore implements every Store method."""
+        return store

@@ -79,7 +79,42 @@ _V1 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1,)
+_V2 = Migration(
+    version=2,
+    description="the live runtime: non-numeric points, touches, models, tokens",
+    statements=(
+        # A point whose value is not a number keeps its JSON (orjson) here. `value` is then 1.0
+        # or 0.0 for a boolean (aggregates average them) and NULL otherwise; with `data` NULL, a
+        # NULL value is still a NaN. The newest point of a series needs no column of its own:
+        # it is the last entry of the series' primary-key range, one b-tree probe away.
+        "ALTER TABLE points ADD COLUMN data BLOB",
+        # The newest report per property that repeated its current value (not an event).
+        """CREATE TABLE touches (
+            twin_id TEXT NOT NULL,
+            name    TEXT NOT NULL,
+            time    REAL NOT NULL,
+            PRIMARY KEY (twin_id, name)
+        ) WITHOUT ROWID""",
+        # DTDL interface documents (orjson) by their @id; `seq` keeps the upload order.
+        """CREATE TABLE models (
+            seq      INTEGER PRIMARY KEY,
+            id       TEXT NOT NULL UNIQUE,
+            document BLOB NOT NULL,
+            uploaded REAL NOT NULL
+        )""",
+        # API bearer tokens, by a hash the API computes; the token itself is never stored.
+        """CREATE TABLE tokens (
+            id      TEXT PRIMARY KEY,
+            name    TEXT NOT NULL,
+            role    TEXT NOT NULL,
+            hash    BLOB NOT NULL UNIQUE,
+            created REAL NOT NULL,
+            revoked REAL
+        )""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
 """Every schema step, in order; ``MIGRATIONS[i].version == i + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
