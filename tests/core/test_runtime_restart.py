@@ -90,6 +90,16 @@ def state(runtime: Runtime) -> dict[str, Twin]:
 
 
 @example(ops=[("report", "p1", 1.0, 1.0), ("report", "p1", 1.0, 2.0)], snapshot_every=1000)
+@example(  # a twin deleted and created again does not inherit its old telemetry or touches
+    ops=[
+        ("telemetry", "p1", 0.0, 0.0),
+        ("report", "p1", 1.0, 1.0),
+        ("report", "p1", 1.0, 2.0),
+        ("delete", "p1"),
+        ("create", "p1"),
+    ],
+    snapshot_every=1,
+)
 @example(
     ops=[("report", "p1", 1.0, 1.0), ("report", "p1", 1.0, 5.0), ("report", "p1", 0.0, 3.0)],
     snapshot_every=1000,

@@ -43,6 +43,8 @@ Synchronous = Literal["NORMAL", "FULL"]
 
 BUSY_TIMEOUT_S: Final = 30.0
 
+RETIRE_SERIES: Final = "UPDATE series SET twin_id = ? WHERE twin_id = ?"
+DELETE_TOUCHES: Final = "DELETE FROM touches WHERE twin_id = ?"
 INSERT_EVENT: Final = (
     "INSERT INTO events (twin_id, seq, type, time, recorded, cause, data) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -162,6 +164,7 @@ class SQLiteEngine:
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.executemany(INSERT_EVENT, event_rows)
+            retired = self._retire_deleted(events)
             if points:
                 conn.executemany(*self._point_rows(points, new_series))
             if touch_rows:
@@ -173,7 +176,22 @@ class SQLiteEngine:
         except BaseException:
             self._rollback()
             raise
+        for twin_id in retired:
+            self._series = {key: sid for key, sid in self._series.items() if key[0] != twin_id}
         self._series.update(new_series)  # only ids that were committed
+
+    def _retire_deleted(self, events: Sequence[Event]) -> list[str]:
+        """Set a deleted twin's series and touches aside, so that a twin created again under
+        the same id starts without them. The series keep their history under the name
+        ``<id>@deleted:<seq>``; run before the batch's points, in its transaction."""
+        retired = []
+        for event in events:
+            if event.type is EventType.TWIN_DELETED:
+                tombstone = f"{event.twin_id}@deleted:{event.seq}"
+                self._conn.execute(RETIRE_SERIES, (tombstone, event.twin_id))
+                self._conn.execute(DELETE_TOUCHES, (event.twin_id,))
+                retired.append(event.twin_id)
+        return retired
 
     def _event_row(self, event: Event) -> tuple[Any, ...]:
         try:
