@@ -28,7 +28,7 @@ from twinkit.core._log import EventLog
 from twinkit.core._models import ModelRegistry
 from twinkit.core._requests import CommandResult, CommandTransport, Reading
 from twinkit.core._subscribers import Listener, Subscribers
-from twinkit.core._twin import RelationshipEdge, Twin, fold, with_telemetry, with_touch
+from twinkit.core._twin import RelationshipEdge, Twin, apply, with_telemetry, with_touch
 from twinkit.core._writes import (
     check_expected,
     check_twin_id,
@@ -82,10 +82,13 @@ class Runtime:
         """Load the models and every twin (snapshot, later events, latest values) from ``log``."""
         registry = await ModelRegistry.load(log)
         graph = TwinGraph()
+        snapshots, events = await log.load_twins()
+        twins: dict[str, Twin | None] = {twin.id: twin for twin in snapshots}
+        for event in events:
+            twins[event.twin_id] = apply(twins.get(event.twin_id), event)
         for twin_id, last in (await log.last_seqs()).items():
-            snapshot = await log.snapshot(twin_id)
-            twin = fold(await log.events(twin_id, snapshot.version if snapshot else 0), snapshot)
             graph.note_seq(twin_id, last)
+        for twin in twins.values():
             if twin is not None:
                 graph.put(twin)
         for point in await log.latest_points():

@@ -130,6 +130,10 @@ class SQLiteStore:
             functools.partial(self._engine.events, twin_id, since_seq),
         )
 
+    async def load_twins(self) -> tuple[list[Twin], list[Event]]:
+        """Every snapshot, and every event after its twin's snapshot, by twin then seq."""
+        return await self._run("loading twins", self._engine.load_twins)
+
     async def last_seqs(self) -> dict[str, int]:
         """Every twin's last sequence number (for the runtime to resume after a restart)."""
         return await self._run("reading last seqs", self._engine.last_seqs)

@@ -45,6 +45,7 @@ BUSY_TIMEOUT_S: Final = 30.0
 
 RETIRE_SERIES: Final = "UPDATE series SET twin_id = ? WHERE twin_id = ?"
 DELETE_TOUCHES: Final = "DELETE FROM touches WHERE twin_id = ?"
+DELETE_TOUCH: Final = "DELETE FROM touches WHERE twin_id = ? AND name = ?"
 INSERT_EVENT: Final = (
     "INSERT INTO events (twin_id, seq, type, time, recorded, cause, data) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -100,6 +101,12 @@ UPSERT_SNAPSHOT: Final = (
     "WHERE excluded.version >= snapshots.version"
 )
 SELECT_SNAPSHOT: Final = "SELECT version, data FROM snapshots WHERE twin_id = ?"
+SELECT_ALL_SNAPSHOTS: Final = "SELECT twin_id, version, data FROM snapshots"
+SELECT_UNSNAPSHOTTED_EVENTS: Final = (
+    "SELECT e.twin_id, e.seq, e.type, e.time, e.recorded, e.cause, e.data FROM events e "
+    "LEFT JOIN snapshots s ON s.twin_id = e.twin_id "
+    "WHERE e.seq > coalesce(s.version, 0) ORDER BY e.twin_id, e.seq"
+)
 _EVENT_TYPES: Final = {member.value: member for member in EventType}
 
 
@@ -165,6 +172,11 @@ class SQLiteEngine:
         try:
             conn.executemany(INSERT_EVENT, event_rows)
             retired = self._retire_deleted(events)
+            superseded = [
+                (e.twin_id, e.data["name"]) for e in events if e.type is EventType.PROPERTY_REPORTED
+            ]
+            if superseded:  # a new reported value carries its own last_reported
+                conn.executemany(DELETE_TOUCH, superseded)
             if points:
                 conn.executemany(*self._point_rows(points, new_series))
             if touch_rows:
@@ -281,29 +293,38 @@ class SQLiteEngine:
         )
 
     def events(self, twin_id: str, since_seq: int) -> list[Event]:
-        rows = self._conn.execute(SELECT_EVENTS, (twin_id, since_seq)).fetchall()
-        out = []
-        for seq, kind, time, recorded, cause, data in rows:
-            try:
-                event_type = _EVENT_TYPES[kind]
-                payload = MappingProxyType(orjson.loads(data))
-            except (KeyError, orjson.JSONDecodeError) as err:
-                raise StoreError(
-                    f"event seq {seq} of twin {twin_id!r} in {self._where} is unreadable: "
-                    f"expected a known event type and JSON data, got type {kind!r} ({err!r})"
-                ) from err
-            out.append(
-                Event(
-                    twin_id=twin_id,
-                    seq=seq,
-                    type=event_type,
-                    time=time,
-                    recorded=recorded,
-                    cause=cause,
-                    data=payload,
-                )
-            )
-        return out
+        rows = self._conn.execute(SELECT_EVENTS, (twin_id, since_seq))
+        return [self._event((twin_id, *row)) for row in rows]
+
+    def _event(self, row: tuple[str, int, str, float, float, str, bytes]) -> Event:
+        twin_id, seq, kind, time, recorded, cause, data = row
+        try:
+            event_type = _EVENT_TYPES[kind]
+            payload = MappingProxyType(orjson.loads(data))
+        except (KeyError, orjson.JSONDecodeError) as err:
+            raise StoreError(
+                f"event seq {seq} of twin {twin_id!r} in {self._where} is unreadable: "
+                f"expected a known event type and JSON data, got type {kind!r} ({err!r})"
+            ) from err
+        return Event(
+            twin_id=twin_id,
+            seq=seq,
+            type=event_type,
+            time=time,
+            recorded=recorded,
+            cause=cause,
+            data=payload,
+        )
+
+    def load_twins(self) -> tuple[list[Twin], list[Event]]:
+        """Every snapshot, and every event after its twin's snapshot (by twin, then seq):
+        what a runtime folds at start, in two queries instead of two per twin."""
+        snapshots = [
+            self._snapshot_from(twin_id, version, data)
+            for twin_id, version, data in self._conn.execute(SELECT_ALL_SNAPSHOTS)
+        ]
+        events = [self._event(row) for row in self._conn.execute(SELECT_UNSNAPSHOTTED_EVENTS)]
+        return snapshots, events
 
     def last_seqs(self) -> dict[str, int]:
         return {twin_id: seq for twin_id, seq in self._conn.execute(SELECT_LAST_SEQS)}
@@ -361,9 +382,9 @@ class SQLiteEngine:
 
     def snapshot(self, twin_id: str) -> Twin | None:
         row = self._conn.execute(SELECT_SNAPSHOT, (twin_id,)).fetchone()
-        if row is None:
-            return None
-        version, data = row
+        return None if row is None else self._snapshot_from(twin_id, *row)
+
+    def _snapshot_from(self, twin_id: str, version: int, data: bytes) -> Twin:
         try:
             return twin_from_json(orjson.loads(data))
         except (orjson.JSONDecodeError, ValidationError) as err:
