@@ -160,6 +160,7 @@ async def _set_desired(
 
 
 @router.put("/{twin_id}/properties/{name}/desired", summary="Set a desired value")
+@router.post("/{twin_id}/properties/{name}/desired", summary="Set a desired value (as PUT)")
 async def put_desired(
     twin_id: str,
     name: str,
@@ -170,21 +171,6 @@ async def put_desired(
     if_match: IfMatch = None,
 ) -> dict[str, Any]:
     """The property afterwards: ``inSync`` is false until the device acknowledges and reports."""
-    return await _set_desired(
-        twin_id, name, body, services=services, caller=caller, if_match=if_match
-    )
-
-
-@router.post("/{twin_id}/properties/{name}/desired", summary="Set a desired value")
-async def post_desired(
-    twin_id: str,
-    name: str,
-    body: DesiredBody,
-    *,
-    services: Svc,
-    caller: Operator,
-    if_match: IfMatch = None,
-) -> dict[str, Any]:
     return await _set_desired(
         twin_id, name, body, services=services, caller=caller, if_match=if_match
     )

@@ -7,7 +7,14 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-from twinkit.core import CommandResult, PropertyState, RelationshipEdge, Twin, twin_to_json
+from twinkit.core import (
+    CommandResult,
+    PropertyState,
+    Twin,
+    edge_to_json,
+    property_to_json,
+    twin_to_json,
+)
 from twinkit.errors import ValidationError
 from twinkit.store import DeadLetter, TokenRecord
 
@@ -146,20 +153,9 @@ def parse_if_match(header: str | None) -> int | None:
 
 def property_json(name: str, state: PropertyState) -> dict[str, Any]:
     """One property as the API shows it: reported next to desired, and whether they agree."""
-    return {
-        "name": name,
-        "reported": state.reported if state.has_reported else None,
-        "hasReported": state.has_reported,
-        "desired": state.desired,
-        "desiredVersion": state.desired_version,
-        "ackVersion": state.ack_version,
-        "ackCode": state.ack_code,
-        "ackDescription": state.ack_description,
-        "inSync": state.in_sync,
-        "lastChanged": state.last_changed,
-        "lastUpdated": state.last_updated,
-        "lastReported": state.last_reported,
-    }
+    body = property_to_json(state)
+    body["reported"] = state.reported if state.has_reported else None
+    return {"name": name, **body, "inSync": state.in_sync}
 
 
 def twin_json(twin: Twin) -> dict[str, Any]:
@@ -171,14 +167,8 @@ def twin_json(twin: Twin) -> dict[str, Any]:
     return body
 
 
-def edge_json(edge: RelationshipEdge) -> dict[str, Any]:
-    return {
-        "id": edge.id,
-        "name": edge.name,
-        "source": edge.source,
-        "target": edge.target,
-        "properties": dict(edge.properties),
-    }
+edge_json = edge_to_json
+"""A relationship as the API shows it (the same JSON as in snapshots)."""
 
 
 def command_json(result: CommandResult) -> dict[str, Any]:

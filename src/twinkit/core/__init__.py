@@ -19,7 +19,7 @@ from twinkit.core._twin import (
     apply,
     fold,
 )
-from twinkit.core._twin_json import twin_from_json, twin_to_json
+from twinkit.core._twin_json import edge_to_json, property_to_json, twin_from_json, twin_to_json
 
 __all__ = [
     "ACK_OK",
@@ -38,7 +38,9 @@ __all__ = [
     "Touch",
     "Twin",
     "apply",
+    "edge_to_json",
     "fold",
+    "property_to_json",
     "twin_from_json",
     "twin_to_json",
 ]

@@ -17,7 +17,7 @@ from typing import Any
 from twinkit.core._twin import PropertyState, RelationshipEdge, TelemetryValue, Twin
 from twinkit.errors import ValidationError
 
-__all__ = ["twin_from_json", "twin_to_json"]
+__all__ = ["edge_to_json", "property_to_json", "twin_from_json", "twin_to_json"]
 
 
 def twin_to_json(twin: Twin) -> dict[str, Any]:
@@ -29,8 +29,8 @@ def twin_to_json(twin: Twin) -> dict[str, Any]:
         "created": twin.created,
         "updated": twin.updated,
         "deleted": twin.deleted,
-        "properties": {name: _property_to_json(s) for name, s in twin.properties.items()},
-        "relationships": {key: _edge_to_json(e) for key, e in twin.relationships.items()},
+        "properties": {name: property_to_json(s) for name, s in twin.properties.items()},
+        "relationships": {key: edge_to_json(e) for key, e in twin.relationships.items()},
         "telemetry": {
             name: {"value": t.value, "time": t.time} for name, t in twin.telemetry.items()
         },
@@ -74,7 +74,7 @@ def twin_from_json(obj: Mapping[str, Any]) -> Twin:
         ) from err
 
 
-def _property_to_json(state: PropertyState) -> dict[str, Any]:
+def property_to_json(state: PropertyState) -> dict[str, Any]:
     return {
         "reported": state.reported,
         "hasReported": state.has_reported,
@@ -106,7 +106,7 @@ def _property_from_json(obj: Mapping[str, Any]) -> PropertyState:
     )
 
 
-def _edge_to_json(edge: RelationshipEdge) -> dict[str, Any]:
+def edge_to_json(edge: RelationshipEdge) -> dict[str, Any]:
     return {
         "id": edge.id,
         "name": edge.name,
