@@ -74,7 +74,11 @@ class Services:
             self.broker = broker
             url = broker.url
         connector = MqttConnector(
-            self.runtime, self.mapping, url, client_id=self.settings.mqtt_client_id
+            self.runtime,
+            self.mapping,
+            url,
+            client_id=self.settings.mqtt_client_id,
+            protocol="3.1.1" if self.settings.mqtt_protocol == "3.1.1" else "5",
         )
         await connector.start()
         self._closers.append(connector.stop)

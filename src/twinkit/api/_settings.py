@@ -19,7 +19,8 @@ _ENV_PREFIX = "TWINKIT_"
 class Settings:
     """What ``twinkit serve`` runs with.
 
-    ``mqtt_url`` None means "start and supervise a local Mosquitto in ``data_dir``".
+    ``mqtt_url`` None means "start and supervise a local Mosquitto in ``data_dir``";
+    ``mqtt_protocol`` is "5" or "3.1.1" (brokers that speak only 3.1.1, such as NATS).
     ``stream_queue`` bounds each WebSocket client's queue of unsent events: a client that falls
     that far behind is disconnected instead of holding up ingest. ``token_cache_s`` is how long
     a verified token is trusted without asking the store again (how long a revocation made by
@@ -31,6 +32,7 @@ class Settings:
     port: int = 8000
     mqtt_url: str | None = None
     mqtt_client_id: str = "twinkit"
+    mqtt_protocol: str = "5"
     stream_queue: int = 1000
     token_cache_s: float = 1.0
 
@@ -38,6 +40,13 @@ class Settings:
         if not 0 <= self.port <= 65535:
             raise ValidationError(
                 "port out of range", path="port", expected="0..65535", got=self.port
+            )
+        if self.mqtt_protocol not in ("5", "3.1.1"):
+            raise ValidationError(
+                "unknown MQTT protocol version",
+                path="mqtt_protocol",
+                expected="'5' or '3.1.1' (for brokers without MQTT 5, such as NATS)",
+                got=self.mqtt_protocol,
             )
         if self.stream_queue < 1:
             raise ValidationError(
@@ -96,6 +105,7 @@ _TYPES: dict[str, type] = {
     "port": int,
     "mqtt_url": str,
     "mqtt_client_id": str,
+    "mqtt_protocol": str,
     "stream_queue": int,
     "token_cache_s": float,
 }
