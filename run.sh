@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one entry point: sets up everything this machine needs, then runs the demo or the tests.
 #
-#   ./run.sh demo [args...]   set up and run the live demo twin
+#   ./run.sh demo [args...]   set up and run the live demo twin (args go to
+#                             `twinkit demo pumps`: --port, --speedup, --duration, ...)
 #   ./run.sh test [args...]   set up and run format check, lint, types and the test suite
 #                             (extra args go to pytest)
 set -euo pipefail
@@ -102,8 +103,8 @@ setup() {
 
 cmd_demo() {
     setup
-    log "running the demo"
-    "$VENV/bin/twinkit" --help "$@"
+    log "running the demo: the pump-station twin (Ctrl-C stops it)"
+    exec "$VENV/bin/twinkit" demo pumps "$@"
 }
 
 cmd_test() {
@@ -122,7 +123,7 @@ cmd_test() {
 }
 
 usage() {
-    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 main() {

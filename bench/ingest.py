@@ -157,6 +157,83 @@ async def one_config(
     }
 
 
+async def latency(rate: float, seconds: float, twins: int = 1_000) -> dict[str, float]:
+    """p50/p99 from publish to the event on a WebSocket client, against ``twinkit serve``."""
+    import httpx
+    import psutil
+    import websockets
+
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = Mosquitto(Path(tmp) / "broker")
+        await broker.start()
+        data = Path(tmp) / "server"
+        twinkit = Path(sys.executable).with_name("twinkit")
+        server = subprocess.Popen(
+            [str(twinkit), "serve", "--data", str(data), "--port", "0", "--mqtt-url", broker.url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            base = _served_url(server)
+            token = (data / "admin-token").read_text().strip()
+            headers = {"Authorization": f"Bearer {token}"}
+            async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
+                (await http.post("/api/v1/models", json=[SENSOR])).raise_for_status()
+                for start in range(0, twins, 50):
+                    answers = await asyncio.gather(
+                        *(
+                            http.put(f"/api/v1/twins/dev-{i}", json={"model": MODEL})
+                            for i in range(start, min(start + 50, twins))
+                        )
+                    )
+                    for answer in answers:
+                        answer.raise_for_status()
+            stream = base.replace("http://", "ws://") + "/api/v1/stream?types=TelemetryReceived"
+            delays: list[float] = []
+            count = int(rate * seconds)
+            async with websockets.connect(stream, additional_headers=headers) as ws:
+                cpu = psutil.Process(server.pid)
+                cpu.cpu_percent()
+                publisher = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    str(HERE / "_ingest_publish.py"),
+                    *(str(a) for a in (broker.host, broker.port, 1, count, twins, 1, rate)),
+                )
+                while len(delays) < count:
+                    try:
+                        message = await asyncio.wait_for(ws.recv(), 10)
+                    except TimeoutError:
+                        break
+                    delays.append(time.time() - json.loads(message)["time"])
+                server_cpu = cpu.cpu_percent()
+                await publisher.wait()
+        finally:
+            server.terminate()
+            server.wait(30)
+            await broker.stop()
+    steady = sorted(delays[int(rate) :])  # drop the first second (connections warming up)
+    return {
+        "rate": rate,
+        "received": len(delays),
+        "sent": count,
+        "p50_ms": 1000 * steady[len(steady) // 2],
+        "p99_ms": 1000 * steady[int(len(steady) * 0.99)],
+        "max_ms": 1000 * steady[-1],
+        "server_cpu_percent": server_cpu,
+    }
+
+
+def _served_url(server: subprocess.Popen[str]) -> str:
+    assert server.stdout is not None
+    for line in server.stdout:
+        if "twinkit serving" in line:
+            url = line.rsplit(" on ", 1)[1].strip()
+            threading.Thread(target=server.stdout.read, daemon=True).start()  # keep draining
+            return url
+    raise RuntimeError(f"twinkit serve exited with {server.wait()}")
+
+
 def memory_child(twins: int) -> None:
     """Run in a fresh process: RSS of ``twins`` twins with 10 properties each, and reload time."""
     import psutil
@@ -209,7 +286,7 @@ def configs(quick: bool) -> list[tuple[int, int, int, int]]:
     if quick:
         return [(1, 1, 1_000, 20_000), (1, 50, 1_000, 2_000)]
     return [
-        (qos, points, twins, 100_000 if points == 1 else 10_000)
+        (qos, points, twins, 50_000 if points == 1 else 5_000)
         for twins in (1_000, 100_000)
         for qos in (0, 1)
         for points in (1, 50)
@@ -219,7 +296,8 @@ def configs(quick: bool) -> list[tuple[int, int, int, int]]:
 async def throughput(quick: bool, repeat: int) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        broker = QueueingMosquitto(Path(tmp), max_inflight=1000)
+        # No autosaves: writing a queue of 100k messages to disk stalls the broker for seconds.
+        broker = QueueingMosquitto(Path(tmp), max_inflight=1000, autosave_interval=3600)
         await broker.start()
         try:
             for qos, points, twins, count in configs(quick):
@@ -263,6 +341,13 @@ def main() -> None:
     print(describe(), flush=True)
     repeat = 1 if args.quick else args.repeat
     rows = asyncio.run(throughput(args.quick, repeat))
+    lat = asyncio.run(latency(5_000, 3 if args.quick else 10))
+    print(
+        f"latency at {lat['rate']:,.0f} msg/s (QoS1, publish -> WebSocket event): "
+        f"p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms, max {lat['max_ms']:.1f} ms; "
+        f"{lat['received']:,} of {lat['sent']:,} received; server CPU {lat['server_cpu_percent']:.0f}%",
+        flush=True,
+    )
     twins = 10_000 if args.quick else 100_000
     mem = memory(twins)
     print(
@@ -270,7 +355,7 @@ def main() -> None:
         f"{mem['rss_mb']:.0f} MB resident in all; reload after restart {mem['reload_s']:.1f} s",
         flush=True,
     )
-    print(json.dumps({"throughput": rows, "memory": {"twins": twins, **mem}}))
+    print(json.dumps({"throughput": rows, "latency": lat, "memory": {"twins": twins, **mem}}))
 
 
 if __name__ == "__main__":

@@ -34,3 +34,12 @@ def test_models_doc_examples_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "models_doc", module)
     for block in code:
         exec(compile(block, "docs/models.md", "exec"), module.__dict__)
+
+
+def test_runtime_doc_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code = blocks(ROOT / "docs" / "runtime.md")
+    assert code, "docs/runtime.md lost its example"
+    monkeypatch.chdir(tmp_path)  # the example may write a database file
+    namespace: dict[str, object] = {"__name__": "runtime_doc"}
+    for block in code:
+        exec(compile(block, "docs/runtime.md", "exec"), namespace)

@@ -19,6 +19,7 @@ from twinkit import __version__
 from twinkit.api import Client, ClientError, Role, Settings, issue_token
 from twinkit.api._serve import serve as serve_api
 from twinkit.errors import TwinkitError
+from twinkit.examples.pumps._demo import DEFAULT_STATE, DemoOptions, run_demo
 from twinkit.model.dtdl import ParseIssue, ParsingError, dumps, parse
 from twinkit.store import SQLiteStore
 
@@ -151,14 +152,32 @@ def _fail_on_errors(command: _F) -> _F:
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default 8000; 0 picks a free one).")
 @click.option("--mqtt-url", default=None, help="Use this MQTT broker instead of a local Mosquitto.")
+@click.option(
+    "--mqtt-protocol",
+    type=click.Choice(["5", "3.1.1"]),
+    default=None,
+    help="MQTT version to speak (default 5; 3.1.1 for brokers such as NATS).",
+)
 @_fail_on_errors
-def serve(data_dir: str | None, host: str | None, port: int | None, mqtt_url: str | None) -> None:
+def serve(
+    data_dir: str | None,
+    host: str | None,
+    port: int | None,
+    mqtt_url: str | None,
+    mqtt_protocol: str | None,
+) -> None:
     """Run the API (and a supervised Mosquitto unless --mqtt-url is given) until Ctrl-C."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = Settings.load(
-        {"data_dir": data_dir, "host": host, "port": port, "mqtt_url": mqtt_url}
+        {
+            "data_dir": data_dir,
+            "host": host,
+            "port": port,
+            "mqtt_url": mqtt_url,
+            "mqtt_protocol": mqtt_protocol,
+        }
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_api(settings, say=click.echo))
@@ -374,6 +393,77 @@ def dead_letter_replay(ids: tuple[int, ...], url: str, token: str | None, as_jso
         click.echo(f"still failing: {failure['id']} ({failure['source']}): {failure['reason']}")
     if report.get("missing"):
         click.echo(f"not pending: {list(report['missing'])}")
+
+
+# --- the demo ---------------------------------------------------------------------------------
+
+
+@cli.group()
+def demo() -> None:
+    """Run a reference twin live on this machine, with simulated devices."""
+
+
+@demo.command("pumps")
+@click.option(
+    "--state",
+    type=click.Path(file_okay=False),
+    default=str(DEFAULT_STATE),
+    show_default=True,
+    help="State folder: store, broker data, admin token. A second run reuses it.",
+)
+@click.option(
+    "--data",
+    "skab_dir",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="A SKAB data folder: pump-skab then replays its runs (default: physics only).",
+)
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8000; 0 picks a free one).")
+@click.option("--mqtt-url", default=None, help="Use this MQTT broker instead of a local Mosquitto.")
+@click.option("--pumps", type=click.IntRange(1, 99), default=3, show_default=True)
+@click.option(
+    "--speedup",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Simulated seconds per wall-clock second.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sensor noise.")
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop after this many seconds (default: run until Ctrl-C).",
+)
+@_fail_on_errors
+def demo_pumps(
+    *,
+    state: str,
+    skab_dir: str | None,
+    host: str | None,
+    port: int | None,
+    mqtt_url: str | None,
+    pumps: int,
+    speedup: float,
+    seed: int,
+    duration: float | None,
+) -> None:
+    """The pump station: DTDL models, twins, physics devices on MQTT, the API, until Ctrl-C."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = Settings.load({"data_dir": state, "host": host, "port": port, "mqtt_url": mqtt_url})
+    options = DemoOptions(
+        settings,
+        skab_dir=Path(skab_dir) if skab_dir else None,
+        pumps=pumps,
+        speedup=speedup,
+        seed=seed,
+        duration=duration,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_demo(options, say=click.echo))
 
 
 def main() -> None:

@@ -170,6 +170,7 @@ class MqttConnector:
         self._connected_event: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._control: Control | None = None
+        self._refused: str | None = None  # the broker's reason when it refused the connection
 
     # --- state -------------------------------------------------------------------------------
 
@@ -226,9 +227,19 @@ class MqttConnector:
             await asyncio.wait_for(self._connected_event.wait(), timeout)
         except TimeoutError:
             await self.stop()
+            why = (
+                f"the broker refused it: {self._refused}"
+                + (
+                    " (for a broker without MQTT 5, use protocol 3.1.1)"
+                    if self.protocol == "5"
+                    else ""
+                )
+                if self._refused
+                else "is the broker running there?"
+            )
             raise ConnectorError(
                 f"MQTT connector {self.name!r} could not connect to {self._broker_name()} "
-                f"within {timeout:g} s; is the broker running there?"
+                f"within {timeout:g} s; {why}"
             ) from None
         if self._control_wanted:
             assert isinstance(self.sink, ControlSink)
@@ -288,6 +299,7 @@ class MqttConnector:
         properties: Properties | None,
     ) -> None:
         if reason.is_failure:
+            self._refused = str(reason)
             logger.error(
                 "MQTT broker %s refused connector %r: %s", self._broker_name(), self.name, reason
             )

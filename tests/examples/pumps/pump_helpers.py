@@ -8,11 +8,25 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+
+
+class Broker(Protocol):
+    """What the ``mosquitto`` fixture of tests/conftest.py yields (by shape: with several
+    conftest.py files in the tree, ``import conftest`` is ambiguous)."""
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+    @property
+    def url(self) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from pump_helpers import Listener
+from pump_helpers import Broker, Listener
 
-from conftest import Broker
 from twinkit.errors import ConnectorError, ValidationError
 from twinkit.examples.pumps import (
     PUMP,

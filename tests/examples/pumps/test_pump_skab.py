@@ -9,15 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from pump_helpers import Listener
+from pump_helpers import Broker, Listener
 
-from conftest import REPO_ROOT, Broker
 from twinkit.errors import NotFoundError, ValidationError
 from twinkit.examples.pumps import PUMP, SkabReplay, load_models, read_skab_csv, skab_runs
 from twinkit.examples.pumps._mqtt import Broker as BrokerAddress
 from twinkit.model import compile_validator
 
-REAL_SKAB = REPO_ROOT.parent / "shared" / "data" / "skab"
 HEADER = (
     "datetime;Accelerometer1RMS;Accelerometer2RMS;Current;Pressure;Temperature;Thermocouple;"
     "Voltage;Volume Flow RateRMS;anomaly;changepoint"
@@ -141,10 +139,12 @@ def test_replay_refuses_control(mosquitto: Broker, listener: Listener, tmp_path:
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(not REAL_SKAB.is_dir(), reason=f"no SKAB data at {REAL_SKAB}")
-def test_a_real_skab_run_replays_its_first_rows(mosquitto: Broker, listener: Listener) -> None:
-    path = REAL_SKAB / "valve1" / "0.csv"
-    assert path in skab_runs(REAL_SKAB)
+def test_a_real_skab_run_replays_its_first_rows(
+    mosquitto: Broker, listener: Listener, shared_data: Path
+) -> None:
+    real_skab = shared_data / "skab"
+    path = real_skab / "valve1" / "0.csv"
+    assert path in skab_runs(real_skab)
     with path.open(newline="") as handle:
         expected = list(itertools.islice(csv.DictReader(handle, delimiter=";"), 5))
     device = replay(mosquitto, [path], speedup=50.0)

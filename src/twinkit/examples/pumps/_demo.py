@@ -1,0 +1,377 @@
+"""``twinkit demo pumps``: the pump station as a live twin, everything on this machine.
+
+One call, :func:`run_demo`, opens the services on a state folder (store, runtime, a supervised
+Mosquitto unless an MQTT URL is given, the MQTT connector), puts the station's models, twins
+and relationships in (once: a second run reuses the state), starts the simulated devices,
+serves the API and waits for Ctrl-C, SIGTERM or ``duration``. It then stops devices, server,
+connector, broker and store, in that order, so that nothing the devices sent is cut off half-way.
+
+:func:`install_station` is the idempotent set-up step on its own, for scripts and tests that
+bring their own runtime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import shlex
+import shutil
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import uvicorn
+
+from twinkit.api import API_PREFIX, Services, Settings, create_app
+from twinkit.api._serve import _bind, ensure_admin_token
+from twinkit.core import Runtime
+from twinkit.errors import ConflictError, TwinkitError, ValidationError
+from twinkit.examples.pumps._devices import DeviceGroup, start_devices
+from twinkit.examples.pumps._layout import StationLayout, model_files, station_layout
+from twinkit.examples.pumps._skab import skab_runs
+
+__all__ = [
+    "DEFAULT_STATE",
+    "DEMO_CAUSE",
+    "DemoOptions",
+    "InstallReport",
+    "install_station",
+    "run_demo",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_STATE: Final = Path(".twinkit-demo")
+DEMO_CAUSE: Final = "system:demo"
+"""The ``cause`` of every event the demo's set-up writes."""
+_START_TIMEOUT: Final = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    """What the demo runs with. ``settings.data_dir`` is the state folder; ``skab_dir`` a SKAB
+    data folder whose runs ``pump-skab`` replays (None: physics only); ``duration`` stops the
+    demo after that many seconds (None: run until interrupted)."""
+
+    settings: Settings = field(default_factory=lambda: Settings(data_dir=DEFAULT_STATE))
+    skab_dir: Path | None = None
+    pumps: int = 3
+    speedup: float = 1.0
+    seed: int = 0
+    duration: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.speedup > 0:
+            raise ValidationError(
+                "speedup must be positive", path="speedup", expected="> 0", got=self.speedup
+            )
+        if self.duration is not None and not self.duration > 0:
+            raise ValidationError(
+                "duration must be positive",
+                path="duration",
+                expected="seconds > 0, or none to run until interrupted",
+                got=self.duration,
+            )
+
+    def layout(self) -> StationLayout:
+        return station_layout(self.pumps, replay_pump=self.skab_dir is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class InstallReport:
+    """What :func:`install_station` added; all empty when the state already held the station."""
+
+    models: tuple[str, ...]
+    twins: tuple[str, ...]
+    relationships: tuple[str, ...]
+
+    @property
+    def fresh(self) -> bool:
+        """True when anything was added (the first run on a state folder)."""
+        return bool(self.models or self.twins or self.relationships)
+
+
+def _model_documents() -> list[dict[str, Any]]:
+    documents: list[dict[str, Any]] = []
+    for path in model_files():
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+        documents.extend(loaded if isinstance(loaded, list) else [loaded])
+    return documents
+
+
+async def install_station(
+    runtime: Runtime, layout: StationLayout, *, cause: str = DEMO_CAUSE
+) -> InstallReport:
+    """Put the pump-station models, ``layout``'s twins and its relationships into ``runtime``,
+    skipping what is already there: the missing models in one upload, the missing twins in one
+    transaction, then each missing relationship.
+
+    A twin id that exists with another model is a ConflictError (the state folder belongs to
+    something else); a model that exists with other content is one too (DTDL models are
+    immutable).
+    """
+    known = {str(doc["@id"]) for doc in runtime.model_documents()}
+    missing_models = [doc for doc in _model_documents() if str(doc["@id"]) not in known]
+    added_models = await runtime.add_models(missing_models) if missing_models else []
+    new_twins = []
+    for spec in layout.twins:
+        existing = runtime.find(spec.id)
+        if existing is None:
+            new_twins.append((spec.id, spec.model, dict(spec.properties)))
+        elif existing.model != spec.model:
+            raise ConflictError(
+                f"twin {spec.id!r} exists with model {existing.model}, but the demo station "
+                f"needs {spec.model}: use another --state folder",
+                where=spec.id,
+            )
+    if new_twins:
+        await runtime.create_twins(new_twins, cause=cause)
+    added_edges = []
+    for rel in layout.relationships:
+        edges = runtime.get(rel.source).relationships.values()
+        if any(e.name == rel.name and e.target == rel.target for e in edges):
+            continue
+        await runtime.add_relationship(
+            rel.source, rel.name, rel.target, cause=cause, relationship_id=rel.id
+        )
+        added_edges.append(rel.id)
+    report = InstallReport(tuple(added_models), tuple(t[0] for t in new_twins), tuple(added_edges))
+    logger.info(
+        "demo station: %d models, %d twins, %d relationships added",
+        len(report.models),
+        len(report.twins),
+        len(report.relationships),
+    )
+    return report
+
+
+class _Server(uvicorn.Server):
+    """uvicorn that leaves signals to the demo, which must stop the devices first."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: asyncio.Event, say: Callable[[str], None]) -> Iterator[None]:
+    """Set ``stop`` on SIGINT and SIGTERM while inside (main thread only; elsewhere the caller
+    stops the demo through ``stop``)."""
+    loop = asyncio.get_running_loop()
+    if threading.current_thread() is not threading.main_thread() or sys.platform == "win32":
+        yield
+        return
+
+    def requested(name: str) -> None:
+        if stop.is_set():
+            say(f"{name} again: already stopping, please wait")
+            return
+        say(f"{name}: stopping devices, server, connector, broker and store")
+        stop.set()
+
+    handled = (signal.SIGINT, signal.SIGTERM)
+    for sig in handled:
+        loop.add_signal_handler(sig, requested, sig.name)
+    try:
+        yield
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+
+
+async def run_demo(
+    options: DemoOptions,
+    *,
+    say: Callable[[str], None],
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run the demo until ``stop`` is set, SIGINT/SIGTERM arrives, or ``options.duration``
+    passes; then stop everything in order. ``say`` prints the lines a user reads."""
+    stop = stop or asyncio.Event()
+    layout = options.layout()
+    if options.skab_dir is not None:
+        skab_runs(options.skab_dir)  # a missing or empty folder fails before anything starts
+    sock = _listen(options.settings)  # a taken port fails before anything starts, too
+    try:
+        with _stop_on_signals(stop, say):
+            services = await Services.open(options.settings)
+            try:
+                secret = await ensure_admin_token(services)
+                report = await install_station(services.runtime, layout)
+                if not stop.is_set():
+                    await _run_devices_and_server(
+                        services,
+                        options,
+                        sock=sock,
+                        layout=layout,
+                        stop=stop,
+                        say=say,
+                        secret=secret,
+                        report=report,
+                    )
+            finally:
+                await services.close()
+                say("twinkit demo stopped")
+    finally:
+        sock.close()
+
+
+def _listen(settings: Settings) -> socket.socket:
+    try:
+        return _bind(settings.host, settings.port)
+    except OSError as err:
+        raise ConflictError(
+            f"cannot listen on {settings.host}:{settings.port}: {err.strerror or err}; "
+            "pass another --port (0 picks a free one)",
+            where="--port",
+        ) from err
+
+
+def _broker_url(services: Services) -> str:
+    if services.broker is not None:
+        return services.broker.url
+    url = services.settings.mqtt_url
+    if url is None:  # Services.open with mqtt=True always gives one or the other
+        raise ValidationError("the demo needs MQTT", path="mqtt_url", expected="a URL", got=None)
+    return url
+
+
+async def _run_devices_and_server(
+    services: Services,
+    options: DemoOptions,
+    *,
+    sock: socket.socket,
+    layout: StationLayout,
+    stop: asyncio.Event,
+    say: Callable[[str], None],
+    secret: str | None,
+    report: InstallReport,
+) -> None:
+    devices: DeviceGroup = await asyncio.to_thread(
+        start_devices,
+        _broker_url(services),
+        layout,
+        speedup=options.speedup,
+        seed=options.seed,
+        skab_dir=options.skab_dir,
+    )
+    config = uvicorn.Config(
+        create_app(services), log_level="info", lifespan="off", access_log=False
+    )
+    server = _Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        await _wait_started(server, serving)
+        host, port = sock.getsockname()[:2]
+        base = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+        for line in _banner(
+            services, options, layout=layout, report=report, secret=secret, base=base
+        ):
+            say(line)
+        await _wait_for_stop(stop, serving, options.duration)
+    finally:  # devices first: what they already sent is still taken in
+        await asyncio.to_thread(devices.stop)
+        server.should_exit = True
+        await serving
+
+
+async def _wait_started(server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _START_TIMEOUT
+    while not server.started:
+        if serving.done():
+            serving.result()  # raises what stopped it
+            raise TwinkitError("the API server stopped during start-up (see the log above)")
+        if loop.time() > deadline:
+            raise TwinkitError(f"the API server did not start within {_START_TIMEOUT:g} s")
+        await asyncio.sleep(0.02)
+
+
+async def _wait_for_stop(
+    stop: asyncio.Event, serving: asyncio.Task[None], duration: float | None
+) -> None:
+    stopping = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait(
+        {stopping, serving}, timeout=duration, return_when=asyncio.FIRST_COMPLETED
+    )
+    stopping.cancel()
+    if serving in done:
+        logger.error("the API server stopped by itself; stopping the demo")
+    elif not done:
+        logger.info("demo ran its %g s; stopping", duration)
+
+
+def _twinkit_command() -> str:
+    """How to call ``twinkit`` from here: the bare name when PATH finds this installation,
+    else the console script next to this interpreter (``.venv/bin/twinkit``)."""
+    script = Path(sys.executable).with_name("twinkit")
+    found = shutil.which("twinkit")
+    if not script.exists() or (found and Path(found).resolve() == script.resolve()):
+        return "twinkit"
+    with contextlib.suppress(ValueError):
+        return str(script.relative_to(Path.cwd()))
+    return str(script)
+
+
+def _shell_path(path: Path) -> str:
+    return shlex.quote(str(path))
+
+
+def _banner(
+    services: Services,
+    options: DemoOptions,
+    *,
+    layout: StationLayout,
+    report: InstallReport,
+    secret: str | None,
+    base: str,
+) -> Iterator[str]:
+    """The lines that tell a user what runs and what to try."""
+    settings = services.settings
+    state = "created" if report.fresh else "reused"
+    pumps = [t.id for t in layout.twins if t.id.startswith("pump-") and t.id != layout.replay_twin]
+    yield ""
+    yield (
+        f"twinkit demo: a pump station of {len(layout.twins)} twins ({', '.join(pumps)}, "
+        f"their pipes, tank-1, valve-1"
+        + (f", {layout.replay_twin} replaying SKAB" if layout.replay_twin else "")
+        + f"), simulated at {options.speedup:g}x"
+    )
+    yield f"  state    {settings.data_dir} ({state})"
+    yield f"  API      {base}{API_PREFIX}"
+    yield f"  docs     {base}/docs"
+    yield f"  stream   ws://{base.removeprefix('http://')}{API_PREFIX}/stream (WebSocket)"
+    mqtt = services.connector_state()
+    if mqtt is not None:
+        supervised = " (supervised mosquitto)" if services.broker is not None else ""
+        yield f"  MQTT     {mqtt['url']}{supervised}"
+    token_file = settings.admin_token_file
+    if secret is not None:
+        yield f"  admin token (shown once, also in {token_file}): {secret}"
+    elif token_file.exists():
+        yield f"  admin token: in {token_file}"
+    else:
+        yield (
+            f"  admin token: none stored; make one with: {_twinkit_command()} token create "
+            f"--role admin --data {_shell_path(settings.data_dir)}"
+        )
+    twinkit = _twinkit_command()
+    yield "try, in another shell:"
+    yield (f"  export TWINKIT_URL={base} TWINKIT_TOKEN=$(cat {_shell_path(token_file)})")
+    yield f"  {twinkit} twin ls"
+    yield f"  {twinkit} twin set-desired pump-1 speedSetpoint 1200"
+    yield f"  {twinkit} twin get pump-1"
+    yield f'  curl -H "Authorization: Bearer $TWINKIT_TOKEN" {base}{API_PREFIX}/twins/pump-1'
+    yield (
+        f"  pump-1's live events: ws://{base.removeprefix('http://')}{API_PREFIX}/stream"
+        "?twins=pump-1&token=$TWINKIT_TOKEN"
+    )
+    stop = f"after {options.duration:g} s or on " if options.duration else "on "
+    yield f"The demo stops {stop}Ctrl-C (devices, server, connector, broker, store, in that order)."
