@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
+import signal
 import socket
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import uvicorn
@@ -15,7 +19,7 @@ from twinkit.api._auth import Role, issue_token
 from twinkit.api._services import Services
 from twinkit.api._settings import Settings
 
-__all__ = ["ensure_admin_token", "serve"]
+__all__ = ["ApiServer", "bind", "ensure_admin_token", "serve"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +47,8 @@ async def ensure_admin_token(services: Services) -> str | None:
     return secret
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (port 0: a free one), inheritable by uvicorn."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -62,13 +67,13 @@ async def serve(settings: Settings, *, say: Callable[[str], None]) -> None:
     services = await Services.open(settings)
     try:
         secret = await ensure_admin_token(services)
-        sock = _bind(settings.host, settings.port)
+        sock = bind(settings.host, settings.port)
         host, port = sock.getsockname()[:2]
         base = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
         config = uvicorn.Config(
             create_app(services), log_level="info", lifespan="off", access_log=False
         )
-        server = uvicorn.Server(config)
+        server = ApiServer(config)
         if secret is not None:
             say(f"admin token (shown once, also in {settings.admin_token_file}): {secret}")
         say(f"twinkit serving {settings.data_dir} on {base}")
@@ -81,6 +86,42 @@ async def serve(settings: Settings, *, say: Callable[[str], None]) -> None:
                 f"  MQTT     {state['url']}"
                 + (" (supervised mosquitto)" if services.broker else "")
             )
-        await server.serve(sockets=[sock])
+        with _exit_on_signals(server):
+            await server.serve(sockets=[sock])
     finally:
         await services.close()
+
+
+class ApiServer(uvicorn.Server):
+    """uvicorn that leaves SIGINT/SIGTERM to its owner.
+
+    uvicorn's own handlers re-raise the signal once it has stopped serving, which kills the
+    process before the services close (connector, broker, store); the owner sets
+    ``should_exit`` instead and closes everything in order.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@contextlib.contextmanager
+def _exit_on_signals(server: uvicorn.Server) -> Iterator[None]:
+    """Stop ``server`` on SIGINT/SIGTERM while inside (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    handled = (signal.SIGINT, signal.SIGTERM)
+
+    def stop(name: str) -> None:
+        logger.info("%s: stopping the server, connector, broker and store", name)
+        server.should_exit = True
+
+    for sig in handled:
+        loop.add_signal_handler(sig, stop, sig.name)
+    try:
+        yield
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)

@@ -30,7 +30,7 @@ from typing import Any, Final
 import uvicorn
 
 from twinkit.api import API_PREFIX, Services, Settings, create_app
-from twinkit.api._serve import _bind, ensure_admin_token
+from twinkit.api._serve import ApiServer, bind, ensure_admin_token
 from twinkit.core import Runtime
 from twinkit.errors import ConflictError, TwinkitError, ValidationError
 from twinkit.examples.pumps._devices import DeviceGroup, start_devices
@@ -152,14 +152,6 @@ async def install_station(
     return report
 
 
-class _Server(uvicorn.Server):
-    """uvicorn that leaves signals to the demo, which must stop the devices first."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 @contextlib.contextmanager
 def _stop_on_signals(stop: asyncio.Event, say: Callable[[str], None]) -> Iterator[None]:
     """Set ``stop`` on SIGINT and SIGTERM while inside (main thread only; elsewhere the caller
@@ -225,7 +217,7 @@ async def run_demo(
 
 def _listen(settings: Settings) -> socket.socket:
     try:
-        return _bind(settings.host, settings.port)
+        return bind(settings.host, settings.port)
     except OSError as err:
         raise ConflictError(
             f"cannot listen on {settings.host}:{settings.port}: {err.strerror or err}; "
@@ -265,7 +257,7 @@ async def _run_devices_and_server(
     config = uvicorn.Config(
         create_app(services), log_level="info", lifespan="off", access_log=False
     )
-    server = _Server(config)
+    server = ApiServer(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         await _wait_started(server, serving)
