@@ -86,12 +86,17 @@ class Broker:
 
 
 @pytest.fixture
-def mosquitto(tmp_path: Path) -> Iterator[Broker]:
-    """A real, supervised Mosquitto on a free loopback port with its data in tmp_path."""
+def mosquitto_binary() -> str:
+    """The mosquitto executable: a failure in CI when it is missing, a skip elsewhere."""
     try:
-        find_mosquitto()
+        return find_mosquitto()
     except ConnectorError:
         _missing_binary("mosquitto", "sudo apt-get install mosquitto (or brew install mosquitto)")
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path, mosquitto_binary: str) -> Iterator[Broker]:
+    """A real, supervised Mosquitto on a free loopback port with its data in tmp_path."""
     runner = LoopThread()
     supervisor = Mosquitto(tmp_path / "broker")
     try:

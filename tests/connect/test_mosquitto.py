@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from connect_helpers import wait_until
 
-from twinkit.connect import Mosquitto, find_mosquitto
+from twinkit.connect import Mosquitto
 from twinkit.connect import _mosquitto as module
 from twinkit.errors import ConnectorError
 
@@ -26,15 +26,6 @@ def accepts(port: int) -> bool:
         return False
 
 
-def require_mosquitto() -> None:
-    try:
-        find_mosquitto()
-    except ConnectorError as err:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(str(err), pytrace=False)
-        pytest.skip(str(err))
-
-
 def test_config_keeps_sessions_and_raises_the_limits(tmp_path: Path) -> None:
     broker = Mosquitto(tmp_path, port=18830)
     text = broker.config()
@@ -45,8 +36,8 @@ def test_config_keeps_sessions_and_raises_the_limits(tmp_path: Path) -> None:
     assert f"log_dest file {tmp_path / 'mosquitto' / 'mosquitto.log'}" in text
 
 
+@pytest.mark.usefixtures("mosquitto_binary")
 def test_restarts_a_killed_broker_on_the_same_port(tmp_path: Path) -> None:
-    require_mosquitto()
 
     async def scenario() -> None:
         async with Mosquitto(tmp_path) as broker:
@@ -76,8 +67,8 @@ def test_missing_binary_says_how_to_install(
     assert "--mqtt-url" in message
 
 
+@pytest.mark.usefixtures("mosquitto_binary")
 def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
-    require_mosquitto()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

@@ -20,9 +20,8 @@ import pytest
 from click.testing import CliRunner
 
 from twinkit.cli import cli
-from twinkit.connect import find_mosquitto
 from twinkit.core import EventType, Runtime
-from twinkit.errors import ConflictError, ConnectorError
+from twinkit.errors import ConflictError
 from twinkit.examples.pumps import PIPE, PUMP, station_layout
 from twinkit.examples.pumps._demo import DEMO_CAUSE, install_station
 from twinkit.store import SQLiteStore
@@ -100,15 +99,6 @@ def test_a_taken_port_or_an_empty_skab_folder_fail_before_anything_starts(tmp_pa
     )
     assert result.exit_code == 1 and "no SKAB runs" in result.output, result.output
     assert not state.exists()  # nothing was opened
-
-
-def _require_mosquitto() -> None:
-    try:
-        find_mosquitto()
-    except ConnectorError as err:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(str(err), pytrace=False)
-        pytest.skip(str(err))
 
 
 class Demo:
@@ -193,8 +183,8 @@ def port_closed(port: int) -> bool:
 
 @pytest.mark.integration
 @pytest.mark.slow
+@pytest.mark.usefixtures("mosquitto_binary")
 def test_demo_runs_a_live_station_and_a_second_run_reuses_it(tmp_path: Path) -> None:
-    _require_mosquitto()
     state = tmp_path / "state"
     demo = Demo(state, "--speedup", "10", "--duration", "120")
     try:
