@@ -168,6 +168,7 @@ class MqttConnector:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[_Inbound] | None = None
         self._connected_event: asyncio.Event | None = None
+        self._subscribe_mid = -1
         self._task: asyncio.Task[None] | None = None
         self._control: Control | None = None
         self._refused: str | None = None  # the broker's reason when it refused the connection
@@ -285,6 +286,7 @@ class MqttConnector:
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         return client
 
@@ -316,7 +318,31 @@ class MqttConnector:
         )
         filters = self.mapping.subscriptions()
         subscriptions: list[tuple[str, int]] = [(topic, self.qos) for topic in filters]
-        client.subscribe(subscriptions)
+        _, mid = client.subscribe(subscriptions)
+        with self._lock:
+            self._subscribe_mid = -1 if mid is None else mid
+
+    def _on_subscribe(
+        self,
+        client: paho.Client,
+        userdata: object,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        # start() returns only once the broker has the subscriptions (SUBACK): a message
+        # published after start() then reaches us even on a brand-new session.
+        with self._lock:
+            if mid != self._subscribe_mid:
+                return
+        refused = [str(r) for r in reasons if r.is_failure]
+        if refused:
+            logger.error(
+                "MQTT broker %s refused subscriptions of connector %r: %s",
+                self._broker_name(),
+                self.name,
+                ", ".join(refused),
+            )
         if self._loop is not None and self._connected_event is not None:
             self._loop.call_soon_threadsafe(self._connected_event.set)
 
