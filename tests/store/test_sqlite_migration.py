@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import orjson
@@ -132,7 +133,19 @@ def test_a_version_1_database_migrates_in_place_and_keeps_its_data(tmp_path: Pat
             assert [t.id for t in await store.tokens()] == ["t1"]
 
     asyncio.run(first_open())
-    assert user_version(path) == SCHEMA_VERSION == 2
+    assert user_version(path) == SCHEMA_VERSION == 3
+    # version 3's query index was rebuilt from the version-1 events on open
+    twin = fold(EVENTS)
+    assert twin is not None
+    with closing(sqlite3.connect(path)) as conn:
+        rows = conn.execute("SELECT id, model, version FROM twins").fetchall()
+        assert rows == [(twin.id, twin.model, twin.version)]
+        values = conn.execute(
+            "SELECT path FROM twin_values WHERE twin_id = ? ORDER BY path", (twin.id,)
+        ).fetchall()
+        assert [p for (p,) in values] == sorted(
+            name for name, state in twin.properties.items() if state.has_reported
+        )
     asyncio.run(second_open())
 
 

@@ -7,7 +7,7 @@ and dead-letter reads, is :class:`twinkit.store.Store`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -52,8 +52,13 @@ class EventLog(Protocol):
         events: Sequence[Event],
         points: Sequence[Point] = (),
         touches: Sequence[Touch] = (),
+        twins: Mapping[str, Twin] | None = None,
     ) -> None:
-        """Write a batch in one transaction. A (twin, seq) already stored is a ConflictError."""
+        """Write a batch in one transaction. A (twin, seq) already stored is a ConflictError.
+
+        ``twins`` maps each twin the events changed to its state after them (the store keeps
+        its query index of the graph from them).
+        """
         ...
 
     async def events(self, twin_id: str, since_seq: int = 0) -> list[Event]: ...

@@ -203,7 +203,9 @@ class Runtime:
     async def _commit(self, batch: Batch) -> None:
         batch.finish()
         if batch.events or batch.points or batch.touches:
-            await self._log.append(batch.events, batch.points, batch.touches)
+            changed = {event.twin_id for event in batch.events}
+            states = {twin_id: batch.twins[twin_id] for twin_id in changed}
+            await self._log.append(batch.events, batch.points, batch.touches, states)
         for twin in batch.twins.values():
             self._graph.put(twin)
         self._subscribers.publish(

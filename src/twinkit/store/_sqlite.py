@@ -23,7 +23,7 @@ import functools
 import logging
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -115,13 +115,17 @@ class SQLiteStore:
         events: Sequence[Event],
         points: Sequence[Point] = (),
         touches: Sequence[Touch] = (),
+        twins: Mapping[str, Twin] | None = None,
     ) -> None:
         """Write a batch in one transaction. A (twin, seq) already stored is a ConflictError.
 
         A point at a (series, time) already stored is ignored, as is a touch older than the one
-        kept for its property: a redelivered message changes nothing.
+        kept for its property: a redelivered message changes nothing. ``twins`` (each changed
+        twin's state after ``events``) keeps the query index of the graph up to date.
         """
-        await self._run("append", functools.partial(self._engine.append, events, points, touches))
+        await self._run(
+            "append", functools.partial(self._engine.append, events, points, touches, twins)
+        )
 
     async def events(self, twin_id: str, since_seq: int = 0) -> list[Event]:
         """The twin's events with ``seq > since_seq``, in order."""

@@ -16,15 +16,25 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
 import orjson
 
-from twinkit.core import Event, EventType, Point, Touch, Twin, twin_from_json, twin_to_json
+from twinkit.core import (
+    Event,
+    EventType,
+    Point,
+    Touch,
+    Twin,
+    apply,
+    twin_from_json,
+    twin_to_json,
+)
 from twinkit.errors import ConflictError, StoreError, ValidationError
 from twinkit.store._sqlite_codec import dumps, point_columns, point_value
+from twinkit.store._sqlite_index import index_all, sync_index
 from twinkit.store._sqlite_schema import migrate
 
 __all__ = [
@@ -108,6 +118,19 @@ SELECT_UNSNAPSHOTTED_EVENTS: Final = (
     "WHERE e.seq > coalesce(s.version, 0) ORDER BY e.twin_id, e.seq"
 )
 _EVENT_TYPES: Final = {member.value: member for member in EventType}
+_INDEXED_SINCE: Final = 3  # the schema version that added the query index and its history
+INSERT_SNAPSHOT_HISTORY: Final = (
+    "INSERT OR IGNORE INTO snapshot_history (twin_id, version, time, data) VALUES (?, ?, ?, ?)"
+)
+# The latest event time folded into a snapshot: the previous snapshot's, and the events since.
+SELECT_SNAPSHOT_TIME: Final = """
+SELECT max(coalesce((SELECT time FROM snapshot_history WHERE twin_id = :twin AND version = (
+            SELECT max(version) FROM snapshot_history WHERE twin_id = :twin AND version < :v)),
+        -1e300),
+    coalesce((SELECT max(time) FROM events WHERE twin_id = :twin AND seq > coalesce((
+            SELECT max(version) FROM snapshot_history WHERE twin_id = :twin AND version < :v), 0)
+        AND seq <= :v), -1e300))
+"""
 
 
 def _newest_touches(touches: Sequence[Touch]) -> list[tuple[str, str, float]]:
@@ -135,7 +158,9 @@ def connect(where: str, synchronous: Synchronous) -> sqlite3.Connection:
             )
         conn.execute(f"PRAGMA synchronous = {synchronous}")
         conn.execute("PRAGMA foreign_keys = ON")
-        migrate(conn, where)
+        found = migrate(conn, where)
+        if 0 < found < _INDEXED_SINCE:
+            SQLiteEngine(conn, where).rebuild_index()
     except sqlite3.Error as err:
         conn.close()
         raise StoreError(f"cannot set up SQLite database {where}: {err}") from err
@@ -159,9 +184,16 @@ class SQLiteEngine:
     # -- events, points and touches -------------------------------------------------------
 
     def append(
-        self, events: Sequence[Event], points: Sequence[Point], touches: Sequence[Touch]
+        self,
+        events: Sequence[Event],
+        points: Sequence[Point],
+        touches: Sequence[Touch],
+        twins: Mapping[str, Twin] | None = None,
     ) -> None:
-        """Insert the batch in one transaction; nothing of it stays if any row fails."""
+        """Insert the batch in one transaction; nothing of it stays if any row fails.
+
+        ``twins`` is the state of the twins after ``events``; with it the query index follows.
+        """
         if not events and not points and not touches:
             return
         event_rows = [self._event_row(event) for event in events]  # encode outside the lock
@@ -181,6 +213,8 @@ class SQLiteEngine:
                 conn.executemany(*self._point_rows(points, new_series))
             if touch_rows:
                 conn.executemany(UPSERT_TOUCH, touch_rows)
+            if twins:
+                sync_index(conn, events, twins)
             conn.execute("COMMIT")
         except sqlite3.IntegrityError as err:
             self._rollback()
@@ -378,7 +412,40 @@ class SQLiteEngine:
                 expected="JSON values in properties, telemetry and relationship properties",
                 got=str(err),
             ) from err
-        self._conn.execute(UPSERT_SNAPSHOT, (twin.id, twin.version, data))
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(UPSERT_SNAPSHOT, (twin.id, twin.version, data))
+            (time,) = conn.execute(
+                SELECT_SNAPSHOT_TIME, {"twin": twin.id, "v": twin.version}
+            ).fetchone()
+            conn.execute(
+                INSERT_SNAPSHOT_HISTORY, (twin.id, twin.version, max(time, twin.created), data)
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
+    def rebuild_index(self) -> None:
+        """Write the query index of every twin again from its snapshot and events."""
+        snapshots, events = self.load_twins()
+        state: dict[str, Twin | None] = {twin.id: twin for twin in snapshots}
+        for event in events:
+            state[event.twin_id] = apply(state.get(event.twin_id), event)
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for table in ("twins", "twin_values", "edges"):
+                conn.execute(f"DELETE FROM {table}")
+            for twin in state.values():
+                if twin is not None:
+                    index_all(conn, twin)
+            conn.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        logger.info("rebuilt the query index of %d twins in %s", len(state), self._where)
 
     def snapshot(self, twin_id: str) -> Twin | None:
         row = self._conn.execute(SELECT_SNAPSHOT, (twin_id,)).fetchone()

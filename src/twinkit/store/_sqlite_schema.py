@@ -114,7 +114,83 @@ _V2 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
+_V3 = Migration(
+    version=3,
+    description="history and queries: query index of the graph, snapshot history, rollups, retention",
+    statements=(
+        # The query index of the live graph (see _sqlite_index.py). `doc` is the twin's query
+        # document (orjson); a database migrated from version 2 gets it rebuilt on open.
+        """CREATE TABLE twins (
+            id      TEXT    PRIMARY KEY,
+            model   TEXT    NOT NULL,
+            version INTEGER NOT NULL,
+            doc     BLOB    NOT NULL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX twins_model ON twins (model)",
+        # Every node of every reported value: a property filter is one range of the primary key.
+        # `kind` is n(umber), s(tring), b(oolean, value 0/1), z (null), o(bject), a(rray, JSON).
+        """CREATE TABLE twin_values (
+            path    TEXT NOT NULL,
+            kind    TEXT NOT NULL,
+            value,
+            twin_id TEXT NOT NULL,
+            PRIMARY KEY (path, kind, value, twin_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX twin_values_twin ON twin_values (twin_id, path)",
+        """CREATE TABLE edges (
+            source     TEXT NOT NULL,
+            id         TEXT NOT NULL,
+            name       TEXT NOT NULL,
+            target     TEXT NOT NULL,
+            properties BLOB NOT NULL,
+            PRIMARY KEY (source, id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX edges_name ON edges (name, source)",
+        "CREATE INDEX edges_target ON edges (target, name)",
+        # Every snapshot ever taken, for time travel; `time` is the latest event time folded
+        # into it (event times need not grow with seq), so a snapshot with time <= T holds
+        # only events at or before T.
+        """CREATE TABLE snapshot_history (
+            twin_id TEXT    NOT NULL,
+            version INTEGER NOT NULL,
+            time    REAL    NOT NULL,
+            data    BLOB    NOT NULL,
+            PRIMARY KEY (twin_id, version)
+        ) WITHOUT ROWID""",
+        # Aggregates of the numeric points of a series per bucket of `width` seconds (60 and
+        # 3600), aligned to the epoch. `count` counts numeric values; first/last by time.
+        """CREATE TABLE rollups (
+            series_id  INTEGER NOT NULL,
+            width      INTEGER NOT NULL,
+            bucket     REAL    NOT NULL,
+            count      INTEGER NOT NULL,
+            sum        REAL,
+            min        REAL,
+            max        REAL,
+            first_time REAL,
+            first      REAL,
+            last_time  REAL,
+            last       REAL,
+            PRIMARY KEY (series_id, width, bucket)
+        ) WITHOUT ROWID""",
+        # Minutes whose rollups are out of date and older than what a restart re-checks anyway.
+        """CREATE TABLE rollup_dirty (
+            series_id INTEGER NOT NULL,
+            minute    REAL    NOT NULL,
+            PRIMARY KEY (series_id, minute)
+        ) WITHOUT ROWID""",
+        # Retention rules, in seconds (NULL keeps forever). `scope` is 'default',
+        # 'model:<dtmi>' or 'series:<twin id>/<name>'; the most specific rule wins.
+        """CREATE TABLE retention (
+            scope     TEXT PRIMARY KEY,
+            raw       REAL,
+            rollup_1m REAL,
+            rollup_1h REAL
+        )""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3)
 """Every schema step, in order; ``MIGRATIONS[i].version == i + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
