@@ -440,3 +440,21 @@ def test_concurrent_appends_all_land_and_a_closed_store_says_so() -> None:
             await store.events("twin-1")
 
     run(scenario())
+
+
+def test_reads_run_on_a_read_only_connection_beside_the_writer(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with await SQLiteStore.open(tmp_path / "r.db") as store:
+            await store.append([], [Point("p", "flow", 1.0, 2.0)])
+            count = await store.read(
+                "counting points", lambda c: c.execute("SELECT count(*) FROM points").fetchone()
+            )
+            assert count == (1,)
+            with pytest.raises(StoreError, match=r"writing through a reader.*readonly"):
+                await store.read(
+                    "writing through a reader", lambda c: c.execute("DELETE FROM points")
+                )
+        async with await SQLiteStore.open(":memory:") as memory:
+            assert await memory.read("one", lambda c: c.execute("SELECT 1").fetchone()) == (1,)
+
+    asyncio.run(scenario())

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from twinkit.core import Event, Point, Touch, Twin
 from twinkit.errors import StoreError, ValidationError
 from twinkit.store._protocol import DeadLetter, Store, TokenRecord
-from twinkit.store._sqlite_engine import SQLiteEngine, Synchronous, connect
+from twinkit.store._sqlite_engine import BUSY_TIMEOUT_S, SQLiteEngine, Synchronous, connect
+from twinkit.store._sqlite_readers import ReaderPool
 from twinkit.store._sqlite_records import RecordsEngine
 
 __all__ = ["SQLiteStore"]
@@ -49,13 +50,15 @@ class SQLiteStore:
     or ``async with await SQLiteStore.open(path) as store:``.
     """
 
-    __slots__ = ("_closed", "_engine", "_executor", "_records", "_where")
+    __slots__ = ("_closed", "_conn", "_engine", "_executor", "_readers", "_records", "_where")
 
     def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor, where: str) -> None:
         """Use :meth:`open`; this takes a connection made on ``executor``'s one thread."""
+        self._conn = conn
         self._engine = SQLiteEngine(conn, where)
         self._records = RecordsEngine(conn, where)
         self._executor = executor
+        self._readers = None if _in_memory(where) else ReaderPool(where, BUSY_TIMEOUT_S)
         self._where = where
         self._closed = False
 
@@ -105,6 +108,25 @@ class SQLiteStore:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._executor, call)
+        except sqlite3.Error as err:
+            raise StoreError(f"{what} failed on {self._where}: {err}") from err
+
+    async def read(self, what: str, call: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``call(connection)`` on a read-only connection, beside the writer (WAL).
+
+        ``call`` sees the last committed state; it must not write. For an in-memory database
+        it runs on the writer's thread. SQLite errors become StoreErrors naming ``what``.
+        """
+        if self._closed:
+            raise StoreError(f"{what} on {self._where}: expected an open store, got a closed one")
+        readers = self._readers
+        if readers is None:
+            return await self._run(what, functools.partial(call, self._conn))
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(
+                readers.executor, functools.partial(readers.call, call)
+            )
         except sqlite3.Error as err:
             raise StoreError(f"{what} failed on {self._where}: {err}") from err
 
@@ -274,11 +296,17 @@ class SQLiteStore:
         if self._closed:
             return
         try:
+            if self._readers is not None:
+                await asyncio.to_thread(self._readers.close)
             await self._run("close", self._engine.close)
         finally:
             self._closed = True
             self._executor.shutdown(wait=True)
             logger.debug("closed %s", self._where)
+
+
+def _in_memory(where: str) -> bool:
+    return where in {":memory:", ""} or where.startswith("file::memory:")
 
 
 if TYPE_CHECKING:
