@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import pytest
 from runtime_models import MODELS, PUMP, STATION, TANK
 
-from twinkit.core import Ack, Event, EventType, Reading, Runtime
+from twinkit.core import Ack, Event, EventType, Reading, RelationshipSpec, Runtime
 from twinkit.errors import ConflictError, ConnectorError, NotFoundError, ValidationError
 from twinkit.store import SQLiteStore
 
@@ -170,6 +170,32 @@ def test_delete_twin_refused_while_targeted_then_allowed(tmp_path: Path) -> None
         assert (await runtime.events("tank-1"))[-1].type is EventType.TWIN_DELETED
         again = await runtime.create_twin("tank-1", TANK, cause=ADMIN)
         assert again.version == 3
+
+    with_runtime(tmp_path, body)
+
+
+def test_many_relationships_in_one_transaction_all_or_none(tmp_path: Path) -> None:
+    async def body(runtime: Runtime, clock: Clock) -> None:
+        await station(runtime)
+        await runtime.create_twin("tank-2", TANK, cause=ADMIN)
+        specs = [
+            RelationshipSpec("station-1", "contains", "pump-1"),
+            RelationshipSpec("station-1", "contains", "tank-1"),
+            RelationshipSpec("pump-1", "feeds", "tank-1", properties={"length": 2.0}),
+            RelationshipSpec("pump-1", "feeds", "tank-2"),  # over maxMultiplicity 1
+        ]
+        before = runtime.get("station-1").version
+        with pytest.raises(ValidationError, match="at most 1"):
+            await runtime.add_relationships(specs, cause=ADMIN)
+        assert runtime.get("station-1").version == before  # nothing of the batch stayed
+        assert runtime.outgoing("station-1") == []
+        edges = await runtime.add_relationships(specs[:3], cause=ADMIN)
+        assert [(e.source, e.target) for e in edges] == [
+            ("station-1", "pump-1"),
+            ("station-1", "tank-1"),
+            ("pump-1", "tank-1"),
+        ]
+        assert sorted(e.source for e in runtime.incoming("tank-1")) == ["pump-1", "station-1"]
 
     with_runtime(tmp_path, body)
 

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from twinkit.core._events import Event, EventType
 from twinkit.core._log import EventLog, Point, Touch
-from twinkit.core._requests import Ack, CommandResult, CommandTransport, Reading
+from twinkit.core._requests import (
+    Ack,
+    CommandResult,
+    CommandTransport,
+    Reading,
+    RelationshipSpec,
+)
 from twinkit.core._runtime import Runtime
 from twinkit.core._twin import (
     ACK_OK,
@@ -33,6 +39,7 @@ __all__ = [
     "PropertyState",
     "Reading",
     "RelationshipEdge",
+    "RelationshipSpec",
     "Runtime",
     "TelemetryValue",
     "Touch",

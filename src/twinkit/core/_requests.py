@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
-__all__ = ["Ack", "CommandResult", "CommandTransport", "Reading"]
+__all__ = ["Ack", "CommandResult", "CommandTransport", "Reading", "RelationshipSpec"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,18 @@ class Reading:
     values: Mapping[str, Any]
     time: float | None = None
     acks: Mapping[str, Ack] = field(default_factory=lambda: _NO_ACKS)
+
+
+@dataclass(frozen=True, slots=True)
+class RelationshipSpec:
+    """One relationship to add: ``source --name--> target``, with an optional id and edge
+    properties (see :meth:`~twinkit.core.Runtime.add_relationships`)."""
+
+    source: str
+    name: str
+    target: str
+    id: str | None = None
+    properties: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from twinkit.core._graph import TwinGraph
 from twinkit.core._ingest import check_message, stage_message
 from twinkit.core._log import EventLog
 from twinkit.core._models import ModelRegistry
-from twinkit.core._requests import CommandResult, CommandTransport, Reading
+from twinkit.core._requests import CommandResult, CommandTransport, Reading, RelationshipSpec
 from twinkit.core._subscribers import Listener, Subscribers
 from twinkit.core._twin import RelationshipEdge, Twin, apply, with_telemetry, with_touch
 from twinkit.core._writes import (
@@ -349,21 +349,43 @@ class Runtime:
     ) -> RelationshipEdge:
         """Link ``twin_id --name--> target``, checked against the model (target model,
         multiplicity, edge properties)."""
+        spec = RelationshipSpec(twin_id, name, target, relationship_id, properties)
+        (edge,) = await self.add_relationships(
+            [spec], cause=cause, expected_version=expected_version
+        )
+        return edge
 
-        def build(batch: Batch) -> RelationshipEdge:
-            twin = require_live(batch.twin(twin_id), twin_id)
-            check_expected(twin, expected_version)
-            data = plan_relationship(
-                self._registry,
-                twin,
-                name=name,
-                target=batch.twin(target),
-                target_id=target,
-                relationship_id=relationship_id,
-                properties=properties,
-            )
-            batch.record(twin_id, EventType.RELATIONSHIP_ADDED, data, batch.recorded)
-            return require_live(batch.twin(twin_id), twin_id).relationships[data["id"]]
+    async def add_relationships(
+        self,
+        specs: Sequence[RelationshipSpec],
+        *,
+        cause: str,
+        expected_version: int | None = None,
+    ) -> list[RelationshipEdge]:
+        """Add many relationships in one transaction: all or none (each checked as by
+        :meth:`add_relationship`; later ones see earlier ones, for multiplicity).
+        ``expected_version`` applies to a single source twin only."""
+
+        def build(batch: Batch) -> list[RelationshipEdge]:
+            edges = []
+            for spec in specs:
+                twin = require_live(batch.twin(spec.source), spec.source)
+                check_expected(twin, expected_version)
+                data = plan_relationship(
+                    self._registry,
+                    twin,
+                    name=spec.name,
+                    target=batch.twin(spec.target),
+                    target_id=spec.target,
+                    relationship_id=spec.id,
+                    properties=spec.properties,
+                )
+                batch.record(spec.source, EventType.RELATIONSHIP_ADDED, data, batch.recorded)
+                edges.append((spec.source, data["id"]))
+            return [
+                require_live(batch.twin(source), source).relationships[edge_id]
+                for source, edge_id in edges
+            ]
 
         return await self._write(cause, build)
 
