@@ -41,8 +41,8 @@ __all__ = [
 KIND_NUMBER: Final = "n"
 KIND_STRING: Final = "s"
 KIND_BOOL: Final = "b"  # value 1 or 0
-KIND_NULL: Final = "z"
-KIND_OBJECT: Final = "o"  # value NULL; its fields are rows of their own
+KIND_NULL: Final = "z"  # value 0: primary-key columns of a WITHOUT ROWID table are NOT NULL
+KIND_OBJECT: Final = "o"  # value 0; its fields are rows of their own
 KIND_ARRAY: Final = "a"  # value: the array's JSON text
 
 UPSERT_TWIN: Final = (
@@ -87,8 +87,11 @@ def _iso(seconds: float | None) -> str | None:
 
 def _metadata(name: str, state: PropertyState) -> dict[str, Any]:
     meta: dict[str, Any] = {"lastUpdateTime": _iso(state.last_updated)}
-    if state.reported_time is not None:
-        meta["sourceTime"] = _iso(state.reported_time)
+    # When the current value was reported. Not ``reported_time``: a repeat of the same value
+    # (a touch) moves that without an event, and the index changes only with events, so a
+    # document built from it would differ between a live index and a rebuilt one.
+    if state.has_reported and state.last_changed is not None:
+        meta["sourceTime"] = _iso(state.last_changed)
     if state.desired_version:
         meta["desiredValue"] = state.desired
         meta["desiredVersion"] = state.desired_version
@@ -124,9 +127,9 @@ def value_rows(twin_id: str, path: str, value: Any) -> Iterator[tuple[str, str, 
     elif isinstance(value, str):
         yield (path, KIND_STRING, value, twin_id)
     elif value is None:
-        yield (path, KIND_NULL, None, twin_id)
+        yield (path, KIND_NULL, 0, twin_id)
     elif isinstance(value, Mapping):
-        yield (path, KIND_OBJECT, None, twin_id)
+        yield (path, KIND_OBJECT, 0, twin_id)
         for key, item in value.items():
             yield from value_rows(twin_id, f"{path}.{key}", item)
     else:  # arrays (and anything JSON encodes as one)
