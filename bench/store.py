@@ -5,7 +5,9 @@ each, a fresh database file per repeat, median of the repeats), next to the raw 
 the same run: bare ``sqlite3`` ``executemany`` of pre-built rows into the same tables (same
 schema, same pragmas, same batch size and transactions). The store's figure includes what the
 floor leaves out: the hop to the writer thread, encoding event data with orjson, and resolving
-series ids. The last line printed is a JSON object of the figures.
+series ids, and recording the minutes that the rollups must recompute. A last figure is the
+rate at which a rollup flush brings the 1-minute and 1-hour rollups of those points up to date.
+The last line printed is a JSON object of the figures.
 """
 
 from __future__ import annotations
@@ -81,6 +83,24 @@ def time_store(folder: Path, events: list[Any], points: list[Any], synchronous: 
     return asyncio.run(scenario())
 
 
+def time_flush(folder: Path, points: list[Any], synchronous: str) -> float:
+    """Seconds to bring the 1-minute and 1-hour rollups of all points up to date (what the
+    maintenance task does every few seconds), after appending them."""
+
+    async def scenario() -> float:
+        path = folder / f"flush-{time.monotonic_ns()}.db"
+        store = await SQLiteStore.open(path, synchronous=synchronous)  # type: ignore[arg-type]
+        for batch in points:
+            await store.append((), batch)
+        start = time.perf_counter()
+        await store.flush_rollups()
+        elapsed = time.perf_counter() - start
+        await store.close()
+        return elapsed
+
+    return asyncio.run(scenario())
+
+
 def time_raw(folder: Path, rows: list[list[tuple[Any, ...]]], sql: str, synchronous: str) -> float:
     """Seconds for bare executemany of pre-built rows, one BEGIN IMMEDIATE/COMMIT per batch."""
     path = folder / f"raw-{time.monotonic_ns()}.db"
@@ -149,6 +169,9 @@ def main() -> None:
             ),
             "store_points_per_s": median_rate(
                 lambda: time_store(folder, [], point_batches, sync), len(points), repeats
+            ),
+            "rollup_flush_points_per_s": median_rate(
+                lambda: time_flush(folder, point_batches, sync), len(points), repeats
             ),
         }
     figures["events_ratio_to_raw"] = figures["store_events_per_s"] / figures["raw_events_per_s"]

@@ -43,3 +43,12 @@ def test_runtime_doc_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     namespace: dict[str, object] = {"__name__": "runtime_doc"}
     for block in code:
         exec(compile(block, "docs/runtime.md", "exec"), namespace)
+
+
+def test_series_doc_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code = blocks(ROOT / "docs" / "series.md")
+    assert code, "docs/series.md lost its example"
+    monkeypatch.chdir(tmp_path)  # the example may write a database file
+    namespace: dict[str, object] = {"__name__": "series_doc"}
+    for block in code:
+        exec(compile(block, "docs/series.md", "exec"), namespace)

@@ -186,6 +186,7 @@ def test_latest_points_list_every_series_by_twin_and_name_across_reopen(tmp_path
 def test_points_cost_one_insert_each_and_nothing_per_series_once_known() -> None:
     conn = connect(":memory:", "NORMAL")
     engine = SQLiteEngine(conn, ":memory:")
+    engine.rollups.pending()  # the rollup state loads once, on first use
     statements: list[str] = []
     conn.set_trace_callback(statements.append)
     points = [Point("p", "flow", float(t), float(t)) for t in range(50)]

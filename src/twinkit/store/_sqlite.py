@@ -23,6 +23,8 @@ import functools
 import logging
 import os
 import sqlite3
+import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
@@ -30,8 +32,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from twinkit.core import Event, Point, Touch, Twin
 from twinkit.errors import StoreError, ValidationError
+from twinkit.store import _sqlite_history as _history
+from twinkit.store import _sqlite_retention as _retention
+from twinkit.store import _sqlite_series as _series
 from twinkit.store._protocol import DeadLetter, Store, TokenRecord
 from twinkit.store._sqlite_engine import BUSY_TIMEOUT_S, SQLiteEngine, Synchronous, connect
+from twinkit.store._sqlite_history import TwinRows
+from twinkit.store._sqlite_maintenance import Maintenance
 from twinkit.store._sqlite_readers import ReaderPool
 from twinkit.store._sqlite_records import RecordsEngine
 
@@ -50,7 +57,16 @@ class SQLiteStore:
     or ``async with await SQLiteStore.open(path) as store:``.
     """
 
-    __slots__ = ("_closed", "_conn", "_engine", "_executor", "_readers", "_records", "_where")
+    __slots__ = (
+        "_closed",
+        "_conn",
+        "_engine",
+        "_executor",
+        "_maintenance",
+        "_readers",
+        "_records",
+        "_where",
+    )
 
     def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor, where: str) -> None:
         """Use :meth:`open`; this takes a connection made on ``executor``'s one thread."""
@@ -61,6 +77,7 @@ class SQLiteStore:
         self._readers = None if _in_memory(where) else ReaderPool(where, BUSY_TIMEOUT_S)
         self._where = where
         self._closed = False
+        self._maintenance: Maintenance | None = None
 
     @classmethod
     async def open(
@@ -208,6 +225,189 @@ class SQLiteStore:
         """The newest touch of every property, by twin and name."""
         return await self._run("reading touches", self._engine.touches)
 
+    # -- history ---------------------------------------------------------------------------
+    # Time travel reads (see _sqlite_history.py); all on read-only connections (read()).
+
+    async def twin_rows_as_of(self, twin_id: str, at: float) -> TwinRows:
+        """The history snapshot and events that the state of one twin as of ``at`` folds."""
+        return await self.read(
+            f"reading the history of twin {twin_id!r} as of {at}",
+            functools.partial(_history.twin_rows, twin_id=twin_id, at=at),
+        )
+
+    async def graph_rows_as_of(
+        self, at: float, twin_ids: Sequence[str] | None = None
+    ) -> list[TwinRows]:
+        """:meth:`twin_rows_as_of` of every twin ever created (or of ``twin_ids``), by id."""
+        return await self.read(
+            f"reading the history of the graph as of {at}",
+            functools.partial(_history.graph_rows, at=at, twin_ids=twin_ids),
+        )
+
+    async def changed_twin_ids(self, start: float, end: float) -> list[str]:
+        """Ids of the twins with an event whose time is in ``(start, end]``, sorted."""
+        return await self.read(
+            f"finding twins changed between {start} and {end}",
+            functools.partial(_history.changed_twin_ids, start=start, end=end),
+        )
+
+    async def points_as_of(self, series_twin_ids: Sequence[str], at: float) -> list[Point]:
+        """The newest point at or before ``at`` of every series of these twin ids (a deleted
+        twin's series are under ``<id>@deleted:<seq>``), by series twin id and name."""
+        return await self.read(
+            f"reading the series of {len(series_twin_ids)} twins as of {at}",
+            functools.partial(_history.points_as_of, series_twin_ids=series_twin_ids, at=at),
+        )
+
+    async def property_events(
+        self,
+        twin_id: str,
+        name: str,
+        *,
+        start: float,
+        end: float,
+        limit: int,
+        newest_first: bool,
+        after: tuple[float, int] | None = None,
+    ) -> list[Event]:
+        """Events that changed property ``name`` of ``twin_id`` with ``start <= time < end``,
+        by (time, seq), newest or oldest first, from after the ``(time, seq)`` ``after``."""
+        return await self.read(
+            f"reading the history of property {name!r} of twin {twin_id!r}",
+            functools.partial(
+                _history.property_events,
+                twin_id=twin_id,
+                name=name,
+                start=start,
+                end=end,
+                limit=limit,
+                newest_first=newest_first,
+                after=after,
+            ),
+        )
+
+    # -- series ----------------------------------------------------------------------------
+    # Series queries, rollups and retention: _sqlite_series.py (reads), _sqlite_rollups.py,
+    # _sqlite_retention.py, _sqlite_maintenance.py. Reads run on read-only connections.
+
+    async def series_page(
+        self, twin_id: str, name: str, start: float, end: float, *, after: float, limit: int
+    ) -> _series.PointPage:
+        """At most ``limit`` raw points with ``start <= time < end`` and ``time > after``."""
+        return await self.read(
+            f"reading points of {twin_id!r}/{name!r}",
+            functools.partial(
+                _series.page,
+                twin_id=twin_id,
+                name=name,
+                start=start,
+                end=end,
+                after=after,
+                limit=limit,
+            ),
+        )
+
+    async def series_aggregates(
+        self,
+        twin_id: str,
+        name: str,
+        start: float,
+        end: float,
+        *,
+        width: float,
+        origin: float = 0.0,
+        use_rollups: bool = True,
+    ) -> _series.Aggregates:
+        """Aggregates per bucket of ``width`` seconds (aligned to ``origin``) over
+        ``[start, end)``, read from the rollups where they fit; the series' dirty rollups are
+        flushed first, so the result equals aggregating the raw points."""
+        await self._run(
+            f"flushing the rollups of {twin_id!r}/{name!r}",
+            functools.partial(self._flush_series, twin_id, name),
+        )
+        return await self.read(
+            f"aggregating {twin_id!r}/{name!r}",
+            functools.partial(
+                _series.aggregates,
+                twin_id=twin_id,
+                name=name,
+                start=start,
+                end=end,
+                width=width,
+                origin=origin,
+                use_rollups=use_rollups,
+            ),
+        )
+
+    def _flush_series(self, twin_id: str, name: str) -> None:
+        series_id = self._engine.series_id(twin_id, name)
+        if series_id is not None:
+            self._engine.rollups.flush([series_id])
+
+    async def flush_rollups(self, *, chunk: int = 500) -> int:
+        """Bring the rollups of every dirty series up to date, ``chunk`` series per writer
+        call so that ingest goes on in between; returns the series flushed."""
+        rollups = self._engine.rollups
+        pending = await self._run("counting dirty rollups", rollups.pending)
+        flushed = 0
+        for _ in range(-(-pending // chunk)):
+            done = await self._run(
+                "flushing rollups", functools.partial(rollups.flush, None, chunk)
+            )
+            if not done:
+                break
+            flushed += done
+        return flushed
+
+    async def set_retention(self, rule: _retention.RetentionRule) -> _retention.RetentionRule:
+        """Keep a retention rule (replacing its scope's); returns it as kept."""
+        rule = _retention.validate_rule(rule)
+        await self._run(
+            f"setting retention of {rule.scope!r}",
+            functools.partial(_retention.set_rule, self._conn, rule),
+        )
+        return rule
+
+    async def delete_retention(self, scope: str) -> None:
+        """Forget the retention rule of ``scope``; NotFoundError when there is none."""
+        await self._run(
+            f"deleting retention of {scope!r}",
+            functools.partial(_retention.delete_rule, self._conn, scope),
+        )
+
+    async def retention_rules(self) -> list[_retention.RetentionRule]:
+        """Every retention rule, by scope."""
+        return await self.read("reading retention rules", _retention.rules)
+
+    async def purge(self, now: float | None = None, *, chunk: int = 5000) -> int:
+        """Delete what the retention rules no longer keep at ``now`` (default: the clock), in
+        transactions of about ``chunk`` rows; returns the rows deleted."""
+        when = time.time() if now is None else now
+        tasks = deque(
+            await self.read(
+                "planning the retention purge", functools.partial(_retention.plan_purge, now=when)
+            )
+        )
+        deleted = 0
+        step = functools.partial(
+            _retention.purge_chunk, self._conn, self._engine.rollups, tasks, chunk
+        )
+        while tasks:
+            deleted += await self._run("purging by retention", step)
+        if deleted:
+            logger.info("retention purged %d rows from %s", deleted, self._where)
+        return deleted
+
+    def start_maintenance(
+        self, *, interval: float = 5.0, purge_interval: float = 600.0
+    ) -> Maintenance:
+        """Flush rollups every ``interval`` s and purge by retention every ``purge_interval``
+        s in the background until :meth:`close`; a second call returns the running task."""
+        if self._maintenance is None or not self._maintenance.running:
+            self._maintenance = Maintenance(self, interval=interval, purge_interval=purge_interval)
+            self._maintenance.start()
+        return self._maintenance
+
     # -- models ----------------------------------------------------------------------------
 
     async def save_models(self, documents: Sequence[dict[str, Any]], uploaded: float) -> None:
@@ -296,6 +496,8 @@ class SQLiteStore:
         if self._closed:
             return
         try:
+            if self._maintenance is not None:
+                await self._maintenance.stop()
             if self._readers is not None:
                 await asyncio.to_thread(self._readers.close)
             await self._run("close", self._engine.close)

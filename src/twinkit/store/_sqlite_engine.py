@@ -34,7 +34,9 @@ from twinkit.core import (
 )
 from twinkit.errors import ConflictError, StoreError, ValidationError
 from twinkit.store._sqlite_codec import dumps, point_columns, point_value
+from twinkit.store._sqlite_history import has_history_snapshot, history_snapshot
 from twinkit.store._sqlite_index import index_all, sync_index
+from twinkit.store._sqlite_rollups import RollupTracker
 from twinkit.store._sqlite_schema import migrate
 
 __all__ = [
@@ -122,15 +124,6 @@ _INDEXED_SINCE: Final = 3  # the schema version that added the query index and i
 INSERT_SNAPSHOT_HISTORY: Final = (
     "INSERT OR IGNORE INTO snapshot_history (twin_id, version, time, data) VALUES (?, ?, ?, ?)"
 )
-# The latest event time folded into a snapshot: the previous snapshot's, and the events since.
-SELECT_SNAPSHOT_TIME: Final = """
-SELECT max(coalesce((SELECT time FROM snapshot_history WHERE twin_id = :twin AND version = (
-            SELECT max(version) FROM snapshot_history WHERE twin_id = :twin AND version < :v)),
-        -1e300),
-    coalesce((SELECT max(time) FROM events WHERE twin_id = :twin AND seq > coalesce((
-            SELECT max(version) FROM snapshot_history WHERE twin_id = :twin AND version < :v), 0)
-        AND seq <= :v), -1e300))
-"""
 
 
 def _newest_touches(touches: Sequence[Touch]) -> list[tuple[str, str, float]]:
@@ -173,13 +166,19 @@ def connect(where: str, synchronous: Synchronous) -> sqlite3.Connection:
 class SQLiteEngine:
     """Every store operation as a plain, blocking call on one connection."""
 
-    __slots__ = ("_conn", "_series", "_where")
+    __slots__ = ("_conn", "_rollups", "_series", "_where")
 
     def __init__(self, conn: sqlite3.Connection, where: str) -> None:
         self._conn = conn
         self._where = where
         # (twin_id, name) -> series id; series are never deleted, so entries never go stale.
         self._series: dict[tuple[str, str], int] = {}
+        self._rollups = RollupTracker(conn, where)
+
+    @property
+    def rollups(self) -> RollupTracker:
+        """The dirty minutes of the series, and how their rollups are brought up to date."""
+        return self._rollups
 
     # -- events, points and touches -------------------------------------------------------
 
@@ -199,6 +198,7 @@ class SQLiteEngine:
         event_rows = [self._event_row(event) for event in events]  # encode outside the lock
         touch_rows = _newest_touches(touches)
         new_series: dict[tuple[str, str], int] = {}
+        minutes: set[tuple[int, float]] = set()
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -210,7 +210,10 @@ class SQLiteEngine:
             if superseded:  # a new reported value carries its own last_reported
                 conn.executemany(DELETE_TOUCH, superseded)
             if points:
-                conn.executemany(*self._point_rows(points, new_series))
+                insert, rows = self._point_rows(points, new_series)
+                conn.executemany(insert, rows)
+                minutes = self._rollups.minutes(rows)
+                self._rollups.stage(minutes)  # late minutes made durable with the points
             if touch_rows:
                 conn.executemany(UPSERT_TOUCH, touch_rows)
             if twins:
@@ -225,6 +228,11 @@ class SQLiteEngine:
         for twin_id in retired:
             self._series = {key: sid for key, sid in self._series.items() if key[0] != twin_id}
         self._series.update(new_series)  # only ids that were committed
+        if minutes and self._rollups.commit(minutes):
+            flushed = self._rollups.flush()  # nobody flushes: keep the dirty set bounded
+            logger.info(
+                "flushed the rollups of %d series of %s during append", flushed, self._where
+            )
 
     def _retire_deleted(self, events: Sequence[Event]) -> list[str]:
         """Set a deleted twin's series and touches aside, so that a twin created again under
@@ -286,6 +294,17 @@ class SQLiteEngine:
         if not with_data:
             return INSERT_POINT, rows
         return INSERT_POINT_DATA, [row if len(row) == 4 else (*row, None) for row in rows]
+
+    def series_id(self, twin_id: str, name: str) -> int | None:
+        """The id of a series, or None when it has no point yet."""
+        key = (twin_id, name)
+        series_id = self._series.get(key)
+        if series_id is None:
+            row = self._conn.execute(SELECT_SERIES, key).fetchone()
+            if row is None:
+                return None
+            series_id = self._series[key] = int(row[0])
+        return series_id
 
     def _series_id(self, key: tuple[str, str]) -> int:
         self._conn.execute(INSERT_SERIES, key)
@@ -416,12 +435,11 @@ class SQLiteEngine:
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute(UPSERT_SNAPSHOT, (twin.id, twin.version, data))
-            (time,) = conn.execute(
-                SELECT_SNAPSHOT_TIME, {"twin": twin.id, "v": twin.version}
-            ).fetchone()
-            conn.execute(
-                INSERT_SNAPSHOT_HISTORY, (twin.id, twin.version, max(time, twin.created), data)
-            )
+            # The history keeps the pure fold of the events (see _sqlite_history.py).
+            if not has_history_snapshot(conn, twin.id, twin.version):
+                row = history_snapshot(conn, twin.id, twin.version)
+                if row is not None:
+                    conn.execute(INSERT_SNAPSHOT_HISTORY, (twin.id, twin.version, *row))
             conn.execute("COMMIT")
         except BaseException:
             self._rollback()

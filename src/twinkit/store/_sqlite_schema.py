@@ -179,6 +179,13 @@ _V3 = Migration(
             minute    REAL    NOT NULL,
             PRIMARY KEY (series_id, minute)
         ) WITHOUT ROWID""",
+        # Per series, how far retention purged: raw points before `raw_before` and 1-minute
+        # rows before `minute_before` are gone, so the rollups over them are final.
+        """CREATE TABLE rollup_sealed (
+            series_id     INTEGER PRIMARY KEY,
+            raw_before    REAL NOT NULL,
+            minute_before REAL NOT NULL
+        )""",
         # Retention rules, in seconds (NULL keeps forever). `scope` is 'default',
         # 'model:<dtmi>' or 'series:<twin id>/<name>'; the most specific rule wins.
         """CREATE TABLE retention (
