@@ -6,7 +6,14 @@ import logging
 
 from fastapi import APIRouter, FastAPI
 
-from twinkit.api import _routes_models, _routes_ops, _routes_query, _routes_twins, _stream
+from twinkit.api import (
+    _routes_history,
+    _routes_models,
+    _routes_ops,
+    _routes_query,
+    _routes_twins,
+    _stream,
+)
 from twinkit.api._errors import install_error_handlers
 from twinkit.api._services import Services
 
@@ -49,6 +56,7 @@ def create_app(services: Services) -> FastAPI:
     api.include_router(_routes_twins.router)
     api.include_router(_routes_ops.router)
     api.include_router(_routes_query.router)
+    api.include_router(_routes_history.router)
     api.include_router(_stream.router)
     app.include_router(api)
     _redact_server_logs()

@@ -54,6 +54,7 @@ class Services:
         try:
             store = await SQLiteStore.open(settings.database)
             closers.append(store.close)
+            store.start_maintenance()  # rollups and retention, in the background; close() stops it
             runtime = await Runtime.open(store)
             closers.append(runtime.close)
             services = cls(settings, store, runtime, _closers=closers)
