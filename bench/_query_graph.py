@@ -158,6 +158,7 @@ async def build_graph(
     clock: Clock,
     twins: int,
     days: int,
+    *,
     progress: Callable[[str], None],
     chunk: int = 5_000,
 ) -> Shape:

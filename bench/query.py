@@ -34,7 +34,6 @@ from typing import Any
 
 from _machine import describe
 from _query_graph import DAY, MACHINE, START, Clock, build_graph
-
 from twinkit.core import Point, Runtime
 from twinkit.query._series import downsample
 from twinkit.query._timetravel import graph_as_of
@@ -138,7 +137,7 @@ async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     clock = Clock(START)
     runtime = await Runtime.open(store, clock=clock)
     started = time.perf_counter()
-    shape = await build_graph(runtime, clock, args.twins, args.days, log)
+    shape = await build_graph(runtime, clock, args.twins, args.days, progress=log)
     figures: dict[str, Any] = {"twins": shape.total, "build_graph_s": time.perf_counter() - started}
     started = time.perf_counter()
     points = await fill_series(store, args.series_days)
