@@ -21,7 +21,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final, Protocol
@@ -168,23 +168,19 @@ class PropertyChange:
 
 
 def seconds(value: Time, what: str = "time") -> float:
-    """``value`` as float seconds since the epoch; ValidationError for a naive datetime, a
-    malformed string or a value that is not finite."""
+    """``value`` as float seconds since the epoch (a datetime or ISO string without a zone is
+    UTC, as everywhere in twinkit); ValidationError for a malformed string or a value that is
+    not finite."""
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
         except ValueError as err:
             raise ValidationError(
-                "malformed time", path=what, expected="an ISO 8601 time with an offset", got=value
+                "malformed time", path=what, expected="an ISO 8601 time (UTC unless it has an offset)", got=value
             ) from err
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
-            raise ValidationError(
-                "time without a time zone",
-                path=what,
-                expected="an aware datetime (or seconds since the epoch, UTC)",
-                got=value.isoformat(),
-            )
+            value = value.replace(tzinfo=UTC)
         return value.timestamp()
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ValidationError(
