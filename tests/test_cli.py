@@ -227,6 +227,8 @@ def test_token_create_serve_and_http_commands(tmp_path: Path) -> None:
         with connect_ws(stream) as ws:
             ws.ping()
 
+        _history_commands(served.url, admin, common)
+
         wrong = CliRunner().invoke(cli, ["twin", "ls", "--url", served.url, "--token", "tk_x"])
         assert wrong.exit_code == 1 and "401 unauthenticated" in wrong.output
     finally:
@@ -240,6 +242,45 @@ def test_token_create_serve_and_http_commands(tmp_path: Path) -> None:
     assert down.exit_code == 1 and "cannot reach twinkit" in down.output
     missing = CliRunner(env={"TWINKIT_TOKEN": ""}).invoke(cli, ["twin", "ls", "--url", served.url])
     assert missing.exit_code == 1 and "no token" in missing.output
+
+
+def _history_commands(url: str, admin: str, viewer_args: list[str]) -> None:
+    """query, series, as-of, diff and history against the served pump-1."""
+    with httpx.Client(
+        base_url=url + "/api/v1", headers={"Authorization": f"Bearer {admin}"}
+    ) as client:
+        records = "\n".join(
+            json.dumps({"twinId": "pump-1", "ts": 1_700_000_000 + i, "values": {"temp": i}})
+            for i in range(10)
+        )
+        sent = client.post(
+            "/ingest", content=records, headers={"Content-Type": "application/x-ndjson"}
+        )
+        assert sent.status_code == 200, sent.text
+    found = CliRunner().invoke(
+        cli, ["query", "SELECT T FROM DIGITALTWINS T WHERE T.$dtId = 'pump-1'", *viewer_args]
+    )
+    assert found.exit_code == 0, found.output
+    assert "pump-1" in found.output and "(1 rows)" in found.output
+    bad = CliRunner().invoke(cli, ["query", "SELECT T FROM", *viewer_args])
+    assert bad.exit_code == 1 and "line 1, column" in bad.output
+    window = ["--start", "1700000000", "--end", "1700000010"]
+    raw = CliRunner().invoke(cli, ["series", "pump-1", "temp", *window, *viewer_args, "--json"])
+    assert raw.exit_code == 0, raw.output
+    assert [p["value"] for p in json.loads(raw.output)] == [float(i) for i in range(10)]
+    buckets = CliRunner().invoke(
+        cli, ["series", "pump-1", "temp", *window, "--width", "5", "--agg", "max", *viewer_args]
+    )
+    assert buckets.exit_code == 0 and "9.0" in buckets.output
+    now = str(time.time() + 1)
+    graph = CliRunner().invoke(cli, ["as-of", now, *viewer_args])
+    assert graph.exit_code == 0 and "pump-1" in graph.output
+    gone = CliRunner().invoke(cli, ["as-of", "1000", "--twin", "pump-1", *viewer_args])
+    assert gone.exit_code == 1 and "did not exist" in gone.output
+    changed = CliRunner().invoke(cli, ["diff", "0", now, *viewer_args])
+    assert changed.exit_code == 0 and "twin_created" in changed.output
+    history = CliRunner().invoke(cli, ["history", "pump-1", "speed", *viewer_args])
+    assert history.exit_code == 0 and "desired" in history.output and "token:" in history.output
 
 
 def test_serve_reuses_existing_tokens(tmp_path: Path) -> None:

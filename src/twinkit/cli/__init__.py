@@ -780,3 +780,6 @@ def demo_pumps(
 def main() -> None:
     """Entry point of the ``twinkit`` console script."""
     cli()
+
+
+from twinkit.cli import _history  # noqa: E402, F401  (registers its commands on `cli`)
