@@ -176,7 +176,10 @@ def seconds(value: Time, what: str = "time") -> float:
             value = datetime.fromisoformat(value)
         except ValueError as err:
             raise ValidationError(
-                "malformed time", path=what, expected="an ISO 8601 time (UTC unless it has an offset)", got=value
+                "malformed time",
+                path=what,
+                expected="an ISO 8601 time (UTC unless it has an offset)",
+                got=value,
             ) from err
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
