@@ -144,6 +144,7 @@ async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     figures["series_points"] = points
     figures["fill_series_s"] = time.perf_counter() - started
     log(f"{points:,} points in one series")
+    await store.analyze()  # what the server's maintenance does every round
     repeats = args.repeats
 
     queries = {"filter": FILTER, "one_hop": ONE_HOP, "three_hops": THREE_HOPS}

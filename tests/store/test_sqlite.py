@@ -458,3 +458,17 @@ def test_reads_run_on_a_read_only_connection_beside_the_writer(tmp_path: Path) -
             assert await memory.read("one", lambda c: c.execute("SELECT 1").fetchone()) == (1,)
 
     asyncio.run(scenario())
+
+
+def test_analyze_gives_the_query_planner_statistics(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with await SQLiteStore.open(tmp_path / "a.db") as store:
+            await store.append([], [Point("p", "flow", float(t), 1.0) for t in range(100)])
+            tables = await store.analyze()
+            assert tables >= 1
+            rows = await store.read(
+                "stats", lambda c: c.execute("SELECT tbl FROM sqlite_stat1").fetchall()
+            )
+            assert ("points",) in rows
+
+    asyncio.run(scenario())

@@ -2,7 +2,7 @@
 
 :class:`Maintenance` is one asyncio task. Each round flushes the dirty rollups (so queries
 rarely have anything left to flush and the dirty set stays small) and, every
-``purge_interval``, runs the retention purge. Both work in small writer-thread chunks, so
+``purge_interval``, runs the retention purge and refreshes the query planner's statistics. Both work in small writer-thread chunks, so
 ingest goes on in between. A failing round is logged and the next one runs as usual.
 """
 
@@ -31,6 +31,10 @@ class Maintainable(Protocol):
 
     async def purge(self, now: float | None = None) -> int:
         """Apply the retention rules; returns the rows deleted."""
+        ...
+
+    async def analyze(self) -> int:
+        """Refresh the query planner's statistics; returns the tables analyzed."""
         ...
 
 
@@ -82,6 +86,9 @@ class Maintenance:
             await self._guarded("flushing rollups", self._target.flush_rollups())
             if loop.time() >= next_purge:
                 await self._guarded("purging by retention", self._target.purge())
+                # Without statistics SQLite joins from the wrong end (a one-hop twin query on
+                # 100k twins: 450 ms instead of 15 ms), so they follow the data as it grows.
+                await self._guarded("refreshing planner statistics", self._target.analyze())
                 next_purge = loop.time() + self._purge_interval
 
     @staticmethod
