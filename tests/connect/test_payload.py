@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from twinkit.connect import (
     MqttMapping,
@@ -187,6 +189,35 @@ def test_oversized_payload_and_unknown_topic() -> None:
     error = report_error({"temp": 1}, topic="site/pump-1/else")
     assert error.message == "topic matches no report template"
     assert "site/{twin_id}/telemetry" in str(error.expected)
+
+
+_TEMPLATES = [
+    TopicTemplate.compile(t, key="k", required=("twin_id",), allowed=("twin_id",))
+    for t in (
+        "site/{twin_id}/telemetry",
+        "{twin_id}",
+        "a/{twin_id}",
+        "{twin_id}/a",
+        "a/{twin_id}/a",
+    )
+]
+
+
+@given(st.lists(st.sampled_from(["a", "site", "telemetry", "", "x/", "/a", "b+"]), max_size=5))
+def test_fast_topic_match_agrees_with_the_template_regex(parts: list[str]) -> None:
+    topic = "/".join(parts)
+    for template in _TEMPLATES:
+        assert template._affixes is not None  # these take the string path, not the regex
+        found = template._pattern.fullmatch(topic)
+        assert template.match(topic) == (None if found is None else found.groupdict())
+
+
+def test_parse_time_rejects_numbers_out_of_range() -> None:
+    for value in (10**400, -1.0, float("inf"), float("nan")):
+        with pytest.raises(ValidationError, match="not a finite, non-negative number"):
+            parse_time(value, "t")
+    assert parse_time(1717000000123.0, "t") == pytest.approx(1717000000.123)
+    assert parse_time(0.0, "t") == 0.0
 
 
 def test_parse_time_forms() -> None:

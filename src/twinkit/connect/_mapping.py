@@ -30,6 +30,8 @@ class TopicTemplate:
     variables: tuple[str, ...]
     filter: str
     _pattern: re.Pattern[str] = field(repr=False, compare=False)
+    # (prefix, suffix) around the one variable when it is a whole level: matched without regex
+    _affixes: tuple[str, str] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def compile(
@@ -85,10 +87,27 @@ class TopicTemplate:
                 got=template,
             )
         pattern = re.compile("/".join(regex_levels))
-        return cls(template, tuple(variables), "/".join(filter_levels), pattern)
+        affixes = None
+        if len(variables) == 1:
+            levels = template.split("/")
+            whole = f"{{{variables[0]}}}"
+            if whole in levels:
+                at = levels.index(whole)
+                prefix = "/".join(levels[:at]) + "/" if at else ""
+                suffix = "/" + "/".join(levels[at + 1 :]) if at + 1 < len(levels) else ""
+                affixes = (prefix, suffix)
+        return cls(template, tuple(variables), "/".join(filter_levels), pattern, affixes)
 
     def match(self, topic: str) -> dict[str, str] | None:
         """The variables of ``topic``, or None when it does not fit this template."""
+        affixes = self._affixes
+        if affixes is not None:  # the hot path of ingest: string tests, no regex
+            prefix, suffix = affixes
+            if topic.startswith(prefix) and topic.endswith(suffix):
+                value = topic[len(prefix) : len(topic) - len(suffix)]
+                if value and "/" not in value:
+                    return {self.variables[0]: value}
+            return None
         found = self._pattern.fullmatch(topic)
         return None if found is None else found.groupdict()
 

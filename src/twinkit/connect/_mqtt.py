@@ -1,13 +1,16 @@
 """The MQTT connector: device messages in, acknowledged only after they were committed.
 
-paho-mqtt runs its network loop in its own thread. Each arriving message takes a slot of a
-bounded window (a semaphore the network thread blocks on when it is full, so the broker is
-back-pressured, never memory) and is handed to the asyncio loop. A batcher coroutine takes up
-to ``batch_size`` messages, parses them, hands every parsed message to ``sink.ingest`` in one
-call, dead-letters every rejection, and only then acknowledges the whole batch to the broker in
-arrival order (paho's manual acks). When the sink raises, nothing is acknowledged and the batch
-is retried after a backoff; a connector stopped meanwhile leaves the messages with the broker,
-which redelivers them to the next session of the same client id.
+paho-mqtt runs on the asyncio loop itself (:mod:`twinkit.connect._paho`): no network thread, so
+arriving messages, acks and control publishes never cross threads. Each arriving message takes a
+slot of a bounded window; while the window is full the connector stops reading the socket, so the
+broker holds the rest (with MQTT 5 it also never sends more QoS1 messages than the window, its
+Receive Maximum). A reader coroutine takes up to ``batch_size`` messages and parses them while
+the previous batch is being committed; the settler hands every parsed message of a batch to
+``sink.ingest`` in one call, dead-letters every rejection, and only then acknowledges the whole
+batch to the broker in arrival order (manual PUBACKs, one write per batch). When the sink
+raises, nothing is acknowledged and the batch is retried after a backoff; a connector stopped
+meanwhile leaves the messages with the broker, which redelivers them to the next session of the
+same client id.
 """
 
 from __future__ import annotations
@@ -15,8 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
-import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 from urllib.parse import unquote, urlsplit
@@ -29,6 +31,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from twinkit.connect._control import Control
 from twinkit.connect._mapping import MqttMapping
+from twinkit.connect._paho import LoopClient, LoopDriver
 from twinkit.connect._payload import CommandResponse, parse_report, parse_response, parse_status
 from twinkit.connect._sink import ControlSink, IngestSink
 from twinkit.core import Reading
@@ -56,24 +59,34 @@ class ConnectorStats:
     connected: bool
 
 
-@dataclass(frozen=True, slots=True)
-class _Inbound:
-    topic: str
-    payload: bytes
-    qos: int
-    mid: int
-    generation: int
+class _Message:
+    """One arrived message on its way through a batch: what it parsed to, whether it is settled.
 
+    (A plain slotted class: one object per message, made on the hot path.)
+    """
 
-@dataclass(slots=True)
-class _Work:
-    """One message of a batch on its way: what it parsed to, and whether it is settled."""
+    __slots__ = (
+        "done",
+        "error",
+        "generation",
+        "mid",
+        "payload",
+        "qos",
+        "readings",
+        "response",
+        "topic",
+    )
 
-    message: _Inbound
-    readings: list[Reading] | None = None
-    response: CommandResponse | None = None
-    error: TwinkitError | None = None
-    done: bool = False
+    def __init__(self, topic: str, payload: bytes, qos: int, mid: int, generation: int) -> None:
+        self.topic = topic
+        self.payload = payload
+        self.qos = qos
+        self.mid = mid
+        self.generation = generation
+        self.readings: list[Reading] | None = None
+        self.response: CommandResponse | None = None
+        self.error: TwinkitError | None = None
+        self.done = False
 
 
 @dataclass(slots=True)
@@ -117,7 +130,9 @@ class MqttConnector:
 
     ``client_id`` must stay the same across restarts: the broker keeps the persistent session
     (subscriptions and queued QoS1 messages) under it. ``window`` bounds the messages between
-    the broker and the sink (MQTT5 Receive Maximum, and a blocking queue for 3.1.1).
+    the broker and the sink (MQTT 5's Receive Maximum, and for both protocols no socket reads
+    while it is full). Must run on the event loop that started it; needs a loop with
+    ``add_reader`` (the default selector loop on Linux and macOS, or uvloop).
     """
 
     def __init__(
@@ -159,14 +174,15 @@ class MqttConnector:
         self._broker = _parse_url(url)
         self._control_wanted = control and isinstance(sink, ControlSink)
         self._counters = _Counters()
-        self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(window)
-        self._generation = 0
+        self._generation = 0  # of the connection; acks go only on the one a message came on
         self._connected = False
-        self._stopping = threading.Event()
-        self._client: paho.Client | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[_Inbound] | None = None
+        self._stopping = False
+        self._client: LoopClient | None = None
+        self._driver: LoopDriver | None = None
+        self._inbox: deque[_Message] = deque()
+        self._in_flight = 0  # received and not yet settled and acknowledged
+        self._wake: asyncio.Future[None] | None = None  # the reader waits for the inbox
+        self._wake_at = 1  # ... to hold this many messages
         self._connected_event: asyncio.Event | None = None
         self._subscribe_mid = -1
         self._task: asyncio.Task[None] | None = None
@@ -205,51 +221,38 @@ class MqttConnector:
         """Connect, subscribe and start the batcher; ConnectorError if not connected in time."""
         if self._task is not None:
             raise ConnectorError(f"MQTT connector {self.name!r} is already started")
-        self._loop = asyncio.get_running_loop()
-        self._queue = asyncio.Queue()
         self._connected_event = asyncio.Event()
-        self._stopping.clear()
-        self._slots = threading.BoundedSemaphore(self.window)
+        self._stopping = False
+        self._refused = None
+        self._inbox.clear()
+        self._in_flight = 0
         self._client = self._make_client()
+        self._driver = LoopDriver(self._client, describe=self._broker_name())
         self._control = Control(self, self._client, self.mapping, self._broker_name())
-        broker = self._broker
-        if self.protocol == "5":
-            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            props.SessionExpiryInterval = self.session_expiry
-            props.ReceiveMaximum = min(self.window, _RECEIVE_MAXIMUM_LIMIT)
-            self._client.connect_async(
-                broker.host, broker.port, self.keepalive, clean_start=False, properties=props
-            )
-        else:
-            self._client.connect_async(broker.host, broker.port, self.keepalive)
-        self._client.loop_start()
+        self._driver.open()
         self._task = asyncio.create_task(self._run(), name=f"twinkit-mqtt-{self.name}")
         try:
             await asyncio.wait_for(self._connected_event.wait(), timeout)
         except TimeoutError:
             await self.stop()
-            why = (
-                f"the broker refused it: {self._refused}"
-                + (
-                    " (for a broker without MQTT 5, use protocol 3.1.1)"
-                    if self.protocol == "5"
-                    else ""
-                )
-                if self._refused
-                else "is the broker running there?"
-            )
             raise ConnectorError(
                 f"MQTT connector {self.name!r} could not connect to {self._broker_name()} "
-                f"within {timeout:g} s; {why}"
+                f"within {timeout:g} s; {self._why_not_connected()}"
             ) from None
         if self._control_wanted:
             assert isinstance(self.sink, ControlSink)
             self._control.attach(self.sink)
         logger.info("MQTT connector %r started on %s", self.name, self._broker_name())
 
+    def _why_not_connected(self) -> str:
+        if not self._refused:
+            return "is the broker running there?"
+        hint = " (for a broker without MQTT 5, use protocol 3.1.1)" if self.protocol == "5" else ""
+        return f"the broker refused it: {self._refused}{hint}"
+
     async def stop(self) -> None:
         """Stop without acknowledging what is not settled: the broker keeps it for next time."""
-        self._stopping.set()
+        self._stopping = True
         if self._control is not None:
             self._control.detach()
         task, self._task = self._task, None
@@ -257,40 +260,48 @@ class MqttConnector:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        client, self._client = self._client, None
-        if client is not None:
-            client.disconnect()
-            await asyncio.to_thread(client.loop_stop)
+        driver, self._driver = self._driver, None
+        if driver is not None:
+            await driver.close()
+        self._client = None
         self._connected = False
+        self._inbox.clear()
         logger.info("MQTT connector %r stopped", self.name)
 
     def _broker_name(self) -> str:
         scheme = "mqtts" if self._broker.tls else "mqtt"
         return f"{scheme}://{self._broker.host}:{self._broker.port}"
 
-    def _make_client(self) -> paho.Client:
+    def _make_client(self) -> LoopClient:
         v5 = self.protocol == "5"
-        client = paho.Client(
+        client = LoopClient(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
             clean_session=None if v5 else False,
             manual_ack=True,
         )
-        # paho annotates the delays as int, but sleeps on floats; 0.5 s is the first backoff.
-        client.reconnect_delay_set(min_delay=0.5, max_delay=30)  # type: ignore[arg-type]
         if self._broker.tls:
             client.tls_set()
         if self._broker.username is not None:
             client.username_pw_set(self._broker.username, self._broker.password)
+        broker = self._broker
+        if v5:
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = self.session_expiry
+            props.ReceiveMaximum = min(self.window, _RECEIVE_MAXIMUM_LIMIT)
+            client.connect_async(
+                broker.host, broker.port, self.keepalive, clean_start=False, properties=props
+            )
+        else:
+            client.connect_async(broker.host, broker.port, self.keepalive)
         client.on_connect = self._on_connect
-        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         return client
 
-    # --- paho's network thread ---------------------------------------------------------------
+    # --- paho's callbacks (on the loop thread, from inside the driver's reads) ---------------
 
     def _on_connect(
         self,
@@ -306,9 +317,10 @@ class MqttConnector:
                 "MQTT broker %s refused connector %r: %s", self._broker_name(), self.name, reason
             )
             return
-        with self._lock:
-            self._generation += 1
-            self._connected = True
+        self._generation += 1
+        self._connected = True
+        if self._driver is not None:
+            self._driver.connected()
         logger.info(
             "MQTT connector %r connected to %s as %r (session present: %s)",
             self.name,
@@ -316,11 +328,11 @@ class MqttConnector:
             self.client_id,
             flags.session_present,
         )
-        filters = self.mapping.subscriptions()
-        subscriptions: list[tuple[str, int]] = [(topic, self.qos) for topic in filters]
+        subscriptions: list[tuple[str, int]] = [
+            (topic, self.qos) for topic in self.mapping.subscriptions()
+        ]
         _, mid = client.subscribe(subscriptions)
-        with self._lock:
-            self._subscribe_mid = -1 if mid is None else mid
+        self._subscribe_mid = -1 if mid is None else mid
 
     def _on_subscribe(
         self,
@@ -332,9 +344,8 @@ class MqttConnector:
     ) -> None:
         # start() returns only once the broker has the subscriptions (SUBACK): a message
         # published after start() then reaches us even on a brand-new session.
-        with self._lock:
-            if mid != self._subscribe_mid:
-                return
+        if mid != self._subscribe_mid:
+            return
         refused = [str(r) for r in reasons if r.is_failure]
         if refused:
             logger.error(
@@ -343,15 +354,8 @@ class MqttConnector:
                 self.name,
                 ", ".join(refused),
             )
-        if self._loop is not None and self._connected_event is not None:
-            self._loop.call_soon_threadsafe(self._connected_event.set)
-
-    def _on_connect_fail(self, client: paho.Client, userdata: object) -> None:
-        logger.warning(
-            "MQTT connector %r cannot reach %s; retrying with backoff (0.5 s up to 30 s)",
-            self.name,
-            self._broker_name(),
-        )
+        if self._connected_event is not None:
+            self._connected_event.set()
 
     def _on_disconnect(
         self,
@@ -361,9 +365,8 @@ class MqttConnector:
         reason: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        with self._lock:
-            self._connected = False
-        if not self._stopping.is_set():
+        self._connected = False
+        if not self._stopping:
             logger.warning(
                 "MQTT connector %r lost %s (%s); reconnecting with backoff (0.5 s up to 30 s)",
                 self.name,
@@ -377,89 +380,91 @@ class MqttConnector:
         except UnicodeDecodeError:
             logger.warning("MQTT connector %r dropped a message with a non-UTF-8 topic", self.name)
             return
-        # Take a window slot; while the window is full the network thread waits here, so paho
-        # reads nothing more and the broker holds the rest.
-        while not self._slots.acquire(timeout=0.2):
-            if self._stopping.is_set():
-                return  # not acknowledged: the broker redelivers it to the next session
-        loop, queue = self._loop, self._queue
-        if loop is None or queue is None or self._stopping.is_set():
-            self._slots.release()
-            return
+        if self._stopping:
+            return  # not acknowledged: the broker redelivers it to the next session
         self._counters.received += 1
-        inbound = _Inbound(topic, bytes(msg.payload), msg.qos, msg.mid, self._generation)
-        try:
-            loop.call_soon_threadsafe(queue.put_nowait, inbound)
-        except RuntimeError:  # the loop closed under us
-            self._slots.release()
+        inbox = self._inbox
+        inbox.append(_Message(topic, bytes(msg.payload), msg.qos, msg.mid, self._generation))
+        self._in_flight += 1
+        if self._in_flight >= self.window and self._driver is not None:
+            self._driver.pause_reading()  # the broker holds the rest until slots come free
+        wake = self._wake
+        if wake is not None and len(inbox) >= self._wake_at and not wake.done():
+            wake.set_result(None)
 
-    # --- the asyncio side --------------------------------------------------------------------
+    # --- batches -----------------------------------------------------------------------------
 
     async def _run(self) -> None:
         """Two stages, so that parsing the next batch overlaps committing this one."""
-        assert self._queue is not None
-        parsed: asyncio.Queue[list[_Work]] = asyncio.Queue(maxsize=1)
-        reader = asyncio.create_task(self._read(self._queue, parsed))
+        parsed: asyncio.Queue[list[_Message]] = asyncio.Queue(maxsize=1)
+        reader = asyncio.create_task(self._read(parsed))
         try:
             while True:
-                work = await parsed.get()
-                await self._settle_with_retry(work)
-                self._acknowledge(work)
+                batch = await parsed.get()
+                await self._settle_with_retry(batch)
+                self._acknowledge(batch)
         finally:
             reader.cancel()
 
-    async def _read(
-        self, queue: asyncio.Queue[_Inbound], parsed: asyncio.Queue[list[_Work]]
-    ) -> None:
+    async def _read(self, parsed: asyncio.Queue[list[_Message]]) -> None:
         while True:
-            batch = await self._next_batch(queue)
-            await parsed.put([self._parse(message) for message in batch])
+            batch = await self._next_batch()
+            for message in batch:
+                self._parse(message)
+            await parsed.put(batch)
 
-    async def _next_batch(self, queue: asyncio.Queue[_Inbound]) -> list[_Inbound]:
-        batch = [await queue.get()]
-        deadline = time.monotonic() + self.batch_delay
-        while len(batch) < self.batch_size:
-            if not queue.empty():
-                batch.append(queue.get_nowait())
-                continue
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            try:
-                batch.append(await asyncio.wait_for(queue.get(), left))
-            except TimeoutError:
-                break
-        return batch
+    async def _next_batch(self) -> list[_Message]:
+        """Up to ``batch_size`` messages: waits for one, then up to ``batch_delay`` for more."""
+        inbox = self._inbox
+        await self._inbox_holds(1, None)
+        if len(inbox) < self.batch_size and self.batch_delay > 0:
+            await self._inbox_holds(self.batch_size, self.batch_delay)
+        count = min(len(inbox), self.batch_size)
+        return [inbox.popleft() for _ in range(count)]
 
-    def _parse(self, message: _Inbound) -> _Work:
-        work = _Work(message)
+    async def _inbox_holds(self, count: int, timeout: float | None) -> None:
+        """Return once the inbox holds ``count`` messages, or after ``timeout`` seconds."""
+        if len(self._inbox) >= count:
+            return
+        loop = asyncio.get_running_loop()
+        wake: asyncio.Future[None] = loop.create_future()
+        self._wake, self._wake_at = wake, count
+        timer = None if timeout is None else loop.call_later(timeout, _wake_up, wake)
+        try:
+            await wake
+        finally:
+            self._wake = None
+            if timer is not None:
+                timer.cancel()
+
+    def _parse(self, message: _Message) -> None:
         mapping, topic = self.mapping, message.topic
         try:
-            if mapping.match_report(topic) is not None:
-                work.readings = parse_report(mapping, topic, message.payload)
+            route = mapping.match_report(topic)
+            if route is not None:
+                message.readings = parse_report(mapping, topic, message.payload, route=route)
             elif mapping.response_template and mapping.response_template.match(topic):
-                work.response = parse_response(mapping, topic, message.payload)
+                message.response = parse_response(mapping, topic, message.payload)
             elif mapping.status_template and (found := mapping.status_template.match(topic)):
                 online = parse_status(message.payload, topic)
                 if self._control is not None:
                     self._control.set_status(found["twin_id"], online)
-                work.done = True
+                message.done = True
             else:
                 parse_report(mapping, topic, message.payload)  # raises: names the templates
         except ValidationError as err:
-            work.error = err
-        return work
+            message.error = err
 
-    async def _settle_with_retry(self, work: list[_Work]) -> None:
+    async def _settle_with_retry(self, batch: list[_Message]) -> None:
         delay = _RETRY_MIN
         while True:
             try:
-                await self._settle(work)
+                await self._settle(batch)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception:
-                pending = sum(not w.done for w in work)
+                pending = sum(not m.done for m in batch)
                 logger.exception(
                     "MQTT connector %r: the sink failed; %d messages stay unacknowledged, "
                     "retrying in %.1f s",
@@ -470,43 +475,42 @@ class MqttConnector:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RETRY_MAX)
 
-    async def _settle(self, work: list[_Work]) -> None:
+    async def _settle(self, batch: list[_Message]) -> None:
         """Ingest, complete commands and dead-letter until every message is settled."""
         counters = self._counters
-        to_ingest = [w for w in work if w.readings is not None and not w.done and w.error is None]
+        to_ingest = [m for m in batch if m.readings is not None and not m.done and m.error is None]
         if to_ingest:
             results = await self.sink.ingest(
-                [w.readings or [] for w in to_ingest], cause=self.cause
+                [m.readings or [] for m in to_ingest], cause=self.cause
             )
             if len(results) != len(to_ingest):
                 raise ConnectorError(
                     f"sink.ingest answered {len(results)} results for {len(to_ingest)} messages"
                 )
             counters.batches += 1
-            for item, error in zip(to_ingest, results, strict=True):
+            for message, error in zip(to_ingest, results, strict=True):
                 if error is None:
-                    item.done = True
+                    message.done = True
                     counters.accepted += 1
                 else:
-                    item.error = error
-        for item in work:
-            if item.response is not None and not item.done and item.error is None:
-                await self._complete(item)
-        for item in work:
-            if item.error is not None and not item.done:
-                message = item.message
+                    message.error = error
+        for message in batch:
+            if message.response is not None and not message.done and message.error is None:
+                await self._complete(message)
+        for message in batch:
+            if message.error is not None and not message.done:
                 await self.sink.dead_letter(
-                    f"mqtt:{message.topic}", message.payload, str(item.error)
+                    f"mqtt:{message.topic}", message.payload, str(message.error)
                 )
-                item.done = True
+                message.done = True
                 counters.dead_lettered += 1
 
-    async def _complete(self, item: _Work) -> None:
-        response = item.response
+    async def _complete(self, message: _Message) -> None:
+        response = message.response
         assert response is not None
         if not isinstance(self.sink, ControlSink):
-            item.error = ConnectorError(
-                f"command response on {item.message.topic} but the sink takes no commands"
+            message.error = ConnectorError(
+                f"command response on {message.topic} but the sink takes no commands"
             )
             return
         try:
@@ -514,41 +518,30 @@ class MqttConnector:
                 response.twin_id, response.id, response.status, response.response, cause=self.cause
             )
         except TwinkitError as err:
-            item.error = err
+            message.error = err
             return
-        item.done = True
+        message.done = True
 
-    def _acknowledge(self, work: list[_Work]) -> None:
-        """Acknowledge a settled batch in arrival order (MQTT wants PUBACKs in order).
+    def _acknowledge(self, batch: list[_Message]) -> None:
+        """Acknowledge a settled batch in arrival order (one write), then free its slots.
 
-        paho wakes its network thread once per queued packet (a write to its socket pair);
-        for a batch of PUBACKs one wake-up at the end is enough, so the batch is queued with
-        the wake-up pipe set aside (paho 2.x's ``_sockpairW``) and woken once.
+        A message that came on an earlier connection is not acknowledged: the broker has
+        already queued it again for this one, and redelivers it.
         """
         client = self._client
-        with self._lock:
-            generation = self._generation if self._connected else None
-        wake = getattr(client, "_sockpairW", None)
-        if wake is not None:
-            client._sockpairW = None  # type: ignore[union-attr]
-        try:
-            for item in work:
-                message = item.message
-                try:
-                    if message.qos > 0 and client is not None:
-                        if message.generation == generation:
-                            client.ack(message.mid, message.qos)
-                        else:
-                            logger.debug(
-                                "not acknowledging mid %d of an earlier connection; the broker "
-                                "redelivers it",
-                                message.mid,
-                            )
-                finally:
-                    self._slots.release()
-        finally:
-            if wake is not None:
-                if client._sockpairW is None:  # type: ignore[union-attr]  # not replaced by a reconnect
-                    client._sockpairW = wake  # type: ignore[union-attr]
-                with contextlib.suppress(OSError):
-                    wake.send(b"0")
+        if client is not None and self._connected:
+            generation = self._generation
+            mids = [m.mid for m in batch if m.qos > 0 and m.generation == generation]
+            stale = sum(m.qos > 0 for m in batch) - len(mids)
+            if stale:
+                logger.debug("%d messages of an earlier connection left unacknowledged", stale)
+            client.ack_many(mids)
+        self._in_flight -= len(batch)
+        driver = self._driver
+        if driver is not None and driver.paused and self._in_flight < self.window:
+            driver.resume_reading()
+
+
+def _wake_up(wake: asyncio.Future[None]) -> None:
+    if not wake.done():
+        wake.set_result(None)

@@ -15,6 +15,7 @@ A value in IoT Plug and Play's acknowledgement form ``{"value": v, "ac": 200, "a
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +42,7 @@ __all__ = [
 ]
 
 _MS_THRESHOLD: Final = 1e11  # a seconds timestamp this large is year 5138: it is milliseconds
+_LARGEST: Final = sys.float_info.max
 _ACK_KEYS: Final = frozenset({"value", "ac", "av", "ad"})
 _JSON_TYPES: Final = ("application/json",)
 _NDJSON_TYPES: Final = ("application/x-ndjson", "application/ndjson", "application/jsonl")
@@ -85,6 +87,8 @@ def parse_time(value: object, where: str) -> float:
 
     Numbers are seconds, or milliseconds when above 1e11; strings are ISO 8601 with a zone.
     """
+    if type(value) is float and 0.0 <= value <= _LARGEST:  # the hot path: a plain number
+        return value / 1000.0 if value > _MS_THRESHOLD else value
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValidationError(
             "bad timestamp",
@@ -110,7 +114,10 @@ def parse_time(value: object, where: str) -> float:
                 got=value,
             )
         return moment.timestamp()
-    seconds = float(value)
+    try:
+        seconds = float(value)
+    except OverflowError:
+        seconds = math.inf
     if not math.isfinite(seconds) or seconds < 0:
         raise ValidationError(
             "bad timestamp: not a finite, non-negative number",
@@ -150,7 +157,8 @@ def _split_ack(value: object, where: str) -> tuple[Any, Ack | None]:
     return value["value"], Ack(version=version, code=code, description=description)
 
 
-def _reading(twin_id: str, values: Mapping[str, Any], time: float | None, where: str) -> Reading:
+def _reading(twin_id: str, values: dict[str, Any], time: float | None, where: str) -> Reading:
+    """A reading of ``values``, a dict of this parse's own (it is wrapped, not copied)."""
     if not values:
         raise ValidationError(
             "no values in message",
@@ -158,6 +166,15 @@ def _reading(twin_id: str, values: Mapping[str, Any], time: float | None, where:
             expected="at least one content name with its value",
             got={},
         )
+    for value in values.values():
+        if type(value) is dict:  # maybe an acknowledgement {"value", "ac", "av"}
+            return _reading_with_acks(twin_id, values, time, where)
+    return Reading(twin_id, MappingProxyType(values), time)
+
+
+def _reading_with_acks(
+    twin_id: str, values: Mapping[str, Any], time: float | None, where: str
+) -> Reading:
     plain: dict[str, Any] = {}
     acks: dict[str, Ack] = {}
     for name, value in values.items():
@@ -173,7 +190,7 @@ def _record(
     obj: object, twin_id: str, mapping: MqttMapping, where: str, skip: tuple[str, ...] = ()
 ) -> Reading:
     """One object in flat or timestamped form; ``skip`` lists keys that are not values."""
-    if not isinstance(obj, dict):
+    if type(obj) is not dict:
         raise ValidationError(
             "expected a JSON object",
             path=where,
@@ -181,29 +198,38 @@ def _record(
             f'"{mapping.timestamp_field}": ..., "{mapping.values_field}": {{...}}}}',
             got=obj,
         )
+    ts_key, values_key = mapping.timestamp_field, mapping.values_field
     time = None
-    if mapping.timestamp_field in obj:
-        ts_path = f"{where}.{mapping.timestamp_field}"
-        time = parse_time(obj[mapping.timestamp_field], ts_path)
-    if mapping.values_field in obj and isinstance(obj[mapping.values_field], dict):
-        known = {mapping.timestamp_field, mapping.values_field, *skip}
-        extra = sorted(set(obj) - known)
-        if extra:
+    if ts_key in obj:
+        time = parse_time(obj[ts_key], f"{where}.{ts_key}")
+    values = obj.get(values_key)
+    if type(values) is dict:
+        known = 1 + (ts_key in obj) + sum(key in obj for key in skip)
+        if len(obj) > known:
+            extra = sorted(set(obj) - {ts_key, values_key, *skip})
             raise ValidationError(
-                f"unexpected key {extra[0]!r} next to '{mapping.values_field}'",
+                f"unexpected key {extra[0]!r} next to '{values_key}'",
                 path=f"{where}.{extra[0]}",
-                expected=f"only '{mapping.timestamp_field}' and '{mapping.values_field}'",
+                expected=f"only '{ts_key}' and '{values_key}'",
                 got=extra[0],
             )
-        values_path = f"{where}.{mapping.values_field}"
-        return _reading(twin_id, obj[mapping.values_field], time, values_path)
-    skipped = {mapping.timestamp_field, *skip}
-    values = {key: value for key, value in obj.items() if key not in skipped}
-    return _reading(twin_id, values, time, where)
+        return _reading(twin_id, values, time, f"{where}.{values_key}")
+    skipped = {ts_key, *skip}
+    flat = {key: value for key, value in obj.items() if key not in skipped}
+    return _reading(twin_id, flat, time, where)
 
 
-def parse_report(mapping: MqttMapping, topic: str, payload: bytes) -> list[Reading]:
-    """The readings of one message on a report topic; ValidationError when it does not fit."""
+def parse_report(
+    mapping: MqttMapping,
+    topic: str,
+    payload: bytes,
+    *,
+    route: tuple[str, str | None] | None = None,
+) -> list[Reading]:
+    """The readings of one message on a report topic; ValidationError when it does not fit.
+
+    ``route`` is the topic's ``mapping.match_report(topic)`` when the caller has it already.
+    """
     if len(payload) > mapping.max_payload:
         raise ValidationError(
             "payload too large",
@@ -211,7 +237,7 @@ def parse_report(mapping: MqttMapping, topic: str, payload: bytes) -> list[Readi
             expected=f"at most {mapping.max_payload} bytes (max_payload)",
             got=f"{len(payload)} bytes",
         )
-    matched = mapping.match_report(topic)
+    matched = route if route is not None else mapping.match_report(topic)
     if matched is None:
         raise ValidationError(
             "topic matches no report template",

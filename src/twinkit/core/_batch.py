@@ -35,7 +35,9 @@ class Batch:
     published: list[Event] = field(default_factory=list)  # persisted and transient, in order
     twins: dict[str, Twin] = field(default_factory=dict)  # working copies, deleted ones too
     seqs: dict[str, int] = field(default_factory=dict)
-    newest: dict[str, dict[str, TelemetryValue]] = field(default_factory=dict)
+    # twin id -> telemetry name -> (time, value): the newest of this batch, made TelemetryValues
+    # by finish() (cheap tuples on the hot path; most are overwritten before the batch ends)
+    newest: dict[str, dict[str, tuple[float, Any]]] = field(default_factory=dict)
 
     # --- reading state -------------------------------------------------------------------
 
@@ -126,9 +128,13 @@ class Batch:
             newest = self.newest[twin_id] = {}
         current = twin.telemetry
         for name, value in values.items():
-            known = newest.get(name) or current.get(name)
-            if known is None or time > known.time:
-                newest[name] = TelemetryValue(value, time)
+            known = newest.get(name)
+            if known is None:
+                latest = current.get(name)
+                if latest is None or time > latest.time:
+                    newest[name] = (time, value)
+            elif time > known[0]:
+                newest[name] = (time, value)
         self.published.append(
             Event(
                 twin_id=twin_id,
@@ -146,7 +152,10 @@ class Batch:
         for twin_id, newest in self.newest.items():
             twin = self.twin(twin_id)
             if twin is not None and newest:
-                self.twins[twin_id] = with_latest(twin, newest)
+                latest = {
+                    name: TelemetryValue(value, time) for name, (time, value) in newest.items()
+                }
+                self.twins[twin_id] = with_latest(twin, latest)
         self.newest.clear()
 
     def _live(self, twin_id: str) -> Twin:
