@@ -19,15 +19,25 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Final
 
 import orjson
 
-from twinkit.core import Point
-from twinkit.errors import ValidationError
+from twinkit.core import Event, EventType, Point, Twin, twin_from_json
+from twinkit.errors import StoreError, ValidationError
 
-__all__ = ["canonical_json", "dumps", "point_columns", "point_value"]
+__all__ = [
+    "canonical_json",
+    "decode_event",
+    "decode_snapshot",
+    "dumps",
+    "point_columns",
+    "point_value",
+]
+
+_EVENT_TYPES: Final = {member.value: member for member in EventType}
 
 _TRUE: Final = (1.0, b"true")
 _FALSE: Final = (0.0, b"false")
@@ -86,3 +96,37 @@ def point_value(value: float | None, data: bytes | None) -> Any:
     if data is not None:
         return orjson.loads(data)
     return _NAN if value is None else value
+
+
+def decode_event(row: Sequence[Any], where: str) -> Event:
+    """An ``events`` row ``(twin_id, seq, type, time, recorded, cause, data)`` as an Event;
+    StoreError naming the event and ``where`` (the database) when it cannot be read."""
+    twin_id, seq, kind, time, recorded, cause, data = row
+    try:
+        event_type = _EVENT_TYPES[kind]
+        payload = MappingProxyType(orjson.loads(data))
+    except (KeyError, orjson.JSONDecodeError) as err:
+        raise StoreError(
+            f"event seq {seq} of twin {twin_id!r} in {where} is unreadable: "
+            f"expected a known event type and JSON data, got type {kind!r} ({err!r})"
+        ) from err
+    return Event(
+        twin_id=twin_id,
+        seq=seq,
+        type=event_type,
+        time=time,
+        recorded=recorded,
+        cause=cause,
+        data=payload,
+    )
+
+
+def decode_snapshot(twin_id: str, version: int, data: bytes, where: str) -> Twin:
+    """A snapshot's JSON as a Twin; StoreError naming the twin, version and ``where``."""
+    try:
+        return twin_from_json(orjson.loads(data))
+    except (orjson.JSONDecodeError, ValidationError) as err:
+        raise StoreError(
+            f"snapshot of twin {twin_id!r} at version {version} in {where} is unreadable: "
+            f"expected the JSON of twin_to_json, got {err}"
+        ) from err

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Mapping, Sequence
-from types import MappingProxyType
 from typing import Any, Final, Literal
 
 import orjson
@@ -29,11 +28,16 @@ from twinkit.core import (
     Touch,
     Twin,
     apply,
-    twin_from_json,
     twin_to_json,
 )
 from twinkit.errors import ConflictError, StoreError, ValidationError
-from twinkit.store._sqlite_codec import dumps, point_columns, point_value
+from twinkit.store._sqlite_codec import (
+    decode_event,
+    decode_snapshot,
+    dumps,
+    point_columns,
+    point_value,
+)
 from twinkit.store._sqlite_history import has_history_snapshot, history_snapshot
 from twinkit.store._sqlite_index import index_all, sync_index
 from twinkit.store._sqlite_rollups import RollupTracker
@@ -119,7 +123,6 @@ SELECT_UNSNAPSHOTTED_EVENTS: Final = (
     "LEFT JOIN snapshots s ON s.twin_id = e.twin_id "
     "WHERE e.seq > coalesce(s.version, 0) ORDER BY e.twin_id, e.seq"
 )
-_EVENT_TYPES: Final = {member.value: member for member in EventType}
 _INDEXED_SINCE: Final = 3  # the schema version that added the query index and its history
 INSERT_SNAPSHOT_HISTORY: Final = (
     "INSERT OR IGNORE INTO snapshot_history (twin_id, version, time, data) VALUES (?, ?, ?, ?)"
@@ -350,24 +353,7 @@ class SQLiteEngine:
         return [self._event((twin_id, *row)) for row in rows]
 
     def _event(self, row: tuple[str, int, str, float, float, str, bytes]) -> Event:
-        twin_id, seq, kind, time, recorded, cause, data = row
-        try:
-            event_type = _EVENT_TYPES[kind]
-            payload = MappingProxyType(orjson.loads(data))
-        except (KeyError, orjson.JSONDecodeError) as err:
-            raise StoreError(
-                f"event seq {seq} of twin {twin_id!r} in {self._where} is unreadable: "
-                f"expected a known event type and JSON data, got type {kind!r} ({err!r})"
-            ) from err
-        return Event(
-            twin_id=twin_id,
-            seq=seq,
-            type=event_type,
-            time=time,
-            recorded=recorded,
-            cause=cause,
-            data=payload,
-        )
+        return decode_event(row, self._where)
 
     def load_twins(self) -> tuple[list[Twin], list[Event]]:
         """Every snapshot, and every event after its twin's snapshot (by twin, then seq):
@@ -470,13 +456,7 @@ class SQLiteEngine:
         return None if row is None else self._snapshot_from(twin_id, *row)
 
     def _snapshot_from(self, twin_id: str, version: int, data: bytes) -> Twin:
-        try:
-            return twin_from_json(orjson.loads(data))
-        except (orjson.JSONDecodeError, ValidationError) as err:
-            raise StoreError(
-                f"snapshot of twin {twin_id!r} at version {version} in {self._where} is "
-                f"unreadable: expected the JSON of twin_to_json, got {err}"
-            ) from err
+        return decode_snapshot(twin_id, version, data, self._where)
 
     def close(self) -> None:
         try:

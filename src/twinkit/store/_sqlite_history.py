@@ -38,11 +38,10 @@ from twinkit.core import (
     TelemetryValue,
     Twin,
     apply,
-    twin_from_json,
     twin_to_json,
 )
-from twinkit.errors import StoreError, ValidationError
-from twinkit.store._sqlite_codec import dumps, point_value
+from twinkit.errors import StoreError
+from twinkit.store._sqlite_codec import decode_event, decode_snapshot, dumps, point_value
 
 __all__ = [
     "PROPERTY_EVENT_TYPES",
@@ -172,7 +171,6 @@ SELECT_PROPERTY_OLDEST: Final = (
     _PROPERTY_EVENTS + "AND (e.time, e.seq) > (:time, :seq) ORDER BY e.time, e.seq LIMIT :limit"
 )
 
-_EVENT_TYPES: Final = {member.value: member for member in EventType}
 _NO_TELEMETRY: Final[Mapping[str, TelemetryValue]] = MappingProxyType({})
 
 
@@ -365,31 +363,8 @@ def property_events(
 
 
 def _event(row: Sequence[Any]) -> Event:
-    twin_id, seq, kind, time, recorded, cause, data = row
-    try:
-        event_type = _EVENT_TYPES[kind]
-        payload = MappingProxyType(orjson.loads(data))
-    except (KeyError, orjson.JSONDecodeError) as err:
-        raise StoreError(
-            f"event seq {seq} of twin {twin_id!r} is unreadable: expected a known event type "
-            f"and JSON data, got type {kind!r} ({err!r})"
-        ) from err
-    return Event(
-        twin_id=twin_id,
-        seq=seq,
-        type=event_type,
-        time=time,
-        recorded=recorded,
-        cause=cause,
-        data=payload,
-    )
+    return decode_event(row, "the history")
 
 
 def _twin_from(twin_id: str, version: int, data: bytes) -> Twin:
-    try:
-        return twin_from_json(orjson.loads(data))
-    except (orjson.JSONDecodeError, ValidationError) as err:
-        raise StoreError(
-            f"history snapshot of twin {twin_id!r} at version {version} is unreadable: "
-            f"expected the JSON of twin_to_json, got {err}"
-        ) from err
+    return decode_snapshot(twin_id, version, data, "the snapshot history")
