@@ -16,15 +16,16 @@ aware datetimes and ISO 8601 strings with an offset are accepted too.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 from twinkit.core import (
     Ack,
@@ -57,6 +58,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+_R = TypeVar("_R")
 
 Time = float | int | datetime | str
 """A point in time: seconds since the epoch, an aware datetime, or an ISO 8601 string."""
@@ -225,8 +228,26 @@ async def _with_telemetry(
     """The twins, frozen with their latest telemetry as of ``at`` (from their series)."""
     by_series = {series_id: work for work, series_id in alive}
     points = await store.points_as_of(list(by_series), at)
-    with without_gc():
-        return _frozen(alive, points, by_series, models)
+    return await _off_loop(_frozen, alive, points, by_series, models)
+
+
+async def _off_loop(work: Callable[..., _R], *args: Any) -> _R:
+    """Run CPU-bound folding on a worker thread (the cycle collector paused), so a server's
+    event loop keeps serving ingest and requests while a 100k-twin graph is built."""
+
+    def run() -> _R:
+        with without_gc():
+            return work(*args)
+
+    return await asyncio.to_thread(run)
+
+
+def _alive(graph: Sequence[Any], at: float) -> list[tuple[Working, str]]:
+    return [found for rows in graph if (found := working_as_of(rows, at)) is not None]
+
+
+def _thawed(alive: Sequence[tuple[Working, str]]) -> dict[str, Twin]:
+    return {work.id: work.twin() for work, _ in alive}
 
 
 def _frozen(
@@ -290,14 +311,12 @@ async def _graph(
     telemetry: bool,
 ) -> GraphState:
     graph = await store.graph_rows_as_of(at, twin_ids)
-    with without_gc():
-        alive = [found for rows in graph if (found := working_as_of(rows, at)) is not None]
+    alive = await _off_loop(_alive, graph, at)
     del graph
     if telemetry:
         twins = await _with_telemetry(store, alive, at, await _model_set(store, models))
     else:
-        with without_gc():
-            twins = {work.id: work.twin() for work, _ in alive}
+        twins = await _off_loop(_thawed, alive)
     return GraphState(at, MappingProxyType(twins))
 
 
