@@ -26,19 +26,25 @@ def test_replay_ingests_what_now_passes_and_keeps_the_rest() -> None:
                 "http:/ingest", orjson.dumps({"twinId": "pump-9", "temp": 5}), "not found", 3.0
             )
             odd = await store.add_dead_letter("opcua:ns=2", b"{}", "?", 4.0)
+            imported = await store.add_dead_letter(
+                "import:history.csv:7",
+                orjson.dumps({"twinId": "pump-9", "ts": 1717000100, "values": {"temp": 6}}),
+                "not found",
+                5.0,
+            )
 
             first = await replay_dead_letters(store, sink, MqttMapping())
             assert first.replayed == ()
-            assert [f.id for f in first.failed] == [unknown_twin, broken, http, odd]
+            assert [f.id for f in first.failed] == [unknown_twin, broken, http, odd, imported]
             assert "twin 'pump-9' not found" in first.failed[0].reason
             assert "invalid JSON" in first.failed[1].reason
             assert "cannot replay a dead letter from this source" in first.failed[3].reason
 
             sink.twins["pump-9"] = {"temp": (int, float)}  # the twin was created meanwhile
-            second = await replay_dead_letters(store, sink, ids=[unknown_twin, http, 999])
-            assert second.replayed == (unknown_twin, http)
+            second = await replay_dead_letters(store, sink, ids=[unknown_twin, http, imported, 999])
+            assert second.replayed == (unknown_twin, http, imported)
             assert second.failed == () and second.missing == (999,)
-            assert sink.values() == [{"temp": 4}, {"temp": 5}]
+            assert sink.values() == [{"temp": 4}, {"temp": 5}, {"temp": 6}]
             assert sink.accepted[0][0].time == 1717000000
             assert sink.causes == {"replay"}
 
@@ -46,6 +52,6 @@ def test_replay_ingests_what_now_passes_and_keeps_the_rest() -> None:
             assert [d.id for d in pending] == [broken, odd]  # not duplicated, still pending
             third = await replay_dead_letters(store, sink)
             assert third.replayed == () and len(third.failed) == 2
-            assert len(sink.accepted) == 2  # replayed letters are not ingested twice
+            assert len(sink.accepted) == 3  # replayed letters are not ingested twice
 
     asyncio.run(scenario())

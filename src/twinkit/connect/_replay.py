@@ -1,7 +1,7 @@
 """Dead-letter replay: try rejected messages again, after a model or twin was fixed.
 
 Each pending dead letter is re-parsed by its source (``mqtt:<topic>`` with the MQTT mapping,
-``http:<path>`` as an ingest JSON record); all that parse go to the sink in one ingest call.
+``http:<path>`` and ``import:<file>:<row>`` as an ingest JSON record); all that parse go to the sink in one ingest call.
 Those accepted are marked replayed; the others stay pending, once, with why they still fail.
 """
 
@@ -49,7 +49,7 @@ def _readings(letter: DeadLetter, mapping: MqttMapping) -> list[Reading]:
     kind, _, where = letter.source.partition(":")
     if kind == "mqtt" and where:
         return parse_report(mapping, where, letter.payload)
-    if kind == "http":
+    if kind in ("http", "import"):  # both keep an ingest record {"twinId", "ts", "values"}
         messages = parse_ingest_body(letter.payload, "application/json", mapping)
         errors = [m.error for m in messages if m.error is not None]
         if errors:
@@ -58,7 +58,7 @@ def _readings(letter: DeadLetter, mapping: MqttMapping) -> list[Reading]:
     raise ValidationError(
         "cannot replay a dead letter from this source",
         path=f"dead letter {letter.id}",
-        expected="a source 'mqtt:<topic>' (a report topic) or 'http:<path>'",
+        expected="a source 'mqtt:<topic>' (a report topic), 'http:<path>' or 'import:<file>:<row>'",
         got=letter.source,
     )
 
