@@ -10,7 +10,6 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 VENV=.venv
-STAMP="$VENV/.twinkit-installed"
 APT_UPDATED=0
 
 log() {
@@ -76,41 +75,46 @@ ensure_system() {
 }
 
 ensure_venv() {
+    # $1: the extras to install (the demo needs the simulation stack; the tests need all).
+    local extras=$1
+    local stamp="$VENV/.twinkit-installed-${extras//,/-}"
     if [ ! -x "$VENV/bin/python" ]; then
         local python
         python=$(find_python) ||
             die "twinkit needs Python >= 3.11; found none (tried python3.11, python3)"
         log "creating $VENV with $python ($("$python" --version 2>&1))"
         "$python" -m venv "$VENV"
-        rm -f "$STAMP"
+        rm -f "$VENV"/.twinkit-installed*
     fi
-    if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
-        log "installing twinkit and its dev tools into $VENV"
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+        log "installing twinkit[$extras] into $VENV"
         # Show one line per package and pip's summary; errors go to stderr unfiltered. With
         # pipefail, a failing pip fails the pipeline.
-        if ! "$VENV/bin/python" -m pip install --progress-bar off -e ".[dev]" |
+        if ! "$VENV/bin/python" -m pip install --progress-bar off -e ".[$extras]" |
             { grep --line-buffered -E '^(Collecting|Successfully)' || true; }; then
             die "installing twinkit into $VENV failed (see pip's errors above)"
         fi
-        touch "$STAMP"
+        touch "$stamp"
     fi
 }
 
 setup() {
     ensure_system
-    ensure_venv
+    ensure_venv "$1"
 }
 
 cmd_demo() {
-    setup
+    setup sim
     log "running the demo: the pump-station twin (Ctrl-C stops it)"
     exec "$VENV/bin/twinkit" demo pumps "$@"
 }
 
 cmd_test() {
-    setup
-    # The fault tests also run against NATS's MQTT listener, a second, unrelated broker.
+    setup dev,all
+    # The fault tests also run against NATS's MQTT listener, a second, unrelated broker;
+    # CalculiX is the outside reference the FEA is checked against.
     ensure_apt nats-server
+    ensure_apt calculix-ccx
     local bin="$VENV/bin"
     log "ruff format --check"
     "$bin/ruff" format --check src tests bench
