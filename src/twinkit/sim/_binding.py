@@ -9,7 +9,8 @@ contents (properties or telemetry, by DTDL name):
   from the twins at the other end of a relationship (:class:`Related`: the tank's inflow is
   the sum of the flows of the pumps that feed it);
 - ``states``: seed the simulator's state from measured values when a run starts from a twin
-  (the tank level now), so a simulation can start from a twin's current or past state;
+  (the tank level now), so a simulation can start from a twin's current or past state (a
+  state variable, or an output that is one, as FMUs expose their continuous states);
 - ``outputs``: each simulator output that predicts a measured content; the residual of that
   content is measured minus simulated. Outputs not in the map are published as simulated
   values only.
@@ -34,6 +35,8 @@ from twinkit.sim._protocol import Causality, Simulator
 __all__ = ["Bindings", "Related", "RelatedValues", "SimulationBinding", "Source", "twin_value"]
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+# A state may be seeded through an output that is one (FMI lists continuous states as outputs).
+_SEEDABLE = frozenset({Causality.STATE, Causality.OUTPUT})
 _AGGREGATES: dict[str, Callable[[list[float]], float]] = {
     "sum": sum,
     "mean": lambda values: sum(values) / len(values),
@@ -125,12 +128,13 @@ class SimulationBinding:
         finally:
             simulator.close()
         for part, causality, mapping in self._maps():
+            allowed = _SEEDABLE if causality is Causality.STATE else {causality}
             for variable, content in mapping.items():
-                if variables.get(variable) is not causality:
+                if variables.get(variable) not in allowed:
                     raise ValidationError(
                         f"simulator has no {causality.value} {variable!r}",
                         path=f"{where}/{part}/{variable}",
-                        expected=f"one of {sorted(k for k, c in variables.items() if c is causality)}",
+                        expected=f"one of {sorted(k for k, c in variables.items() if c in allowed)}",
                         got=variable,
                     )
                 if content not in contents:

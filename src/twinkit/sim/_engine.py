@@ -13,6 +13,7 @@ hold, as an FMI master does).
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -36,6 +37,8 @@ __all__ = ["Inputs", "SimulationResult", "input_function", "simulate"]
 Inputs: TypeAlias = (
     Mapping[str, float] | Callable[[float], Mapping[str, float]] | pd.DataFrame | None
 )
+logger = logging.getLogger(__name__)
+
 MAX_STEPS = 10_000_000
 _PROGRESS_EVERY = 0.2  # seconds of wall-clock time between progress reports
 
@@ -153,76 +156,121 @@ def simulate(
     current step with ``cancelled=True``. A diverging or failing simulator raises
     :class:`SimulationError` naming the time it failed at.
     """
-    ends = _step_ends(start, stop, dt)
-    clock = clock or SimulatedClock()
+    ends = _step_ends(start, stop, dt).tolist()
     where = type(simulator).__name__
-    input_at = input_function(inputs)
+    input_at = _checked_inputs(inputs, simulator, start, where)
     first = check_outputs(dict(simulator.initialize(start, parameters, state)), start, where)
-    outputs = {name: np.empty(len(ends) + 1) for name in first}
-    used: dict[str, npt.NDArray[np.float64]] = {}
-    for name, value in first.items():
-        outputs[name][0] = value
-    clock.start(start)
-    t, done, reported = start, 0, time.monotonic()
-    for index, end in enumerate(ends.tolist(), start=1):
+    names = list(first)
+    rows: list[list[float]] = [list(first.values())]
+    applied: list[Mapping[str, float]] = []
+    paced = clock is not None and not isinstance(clock, SimulatedClock)
+    if clock is not None and paced:
+        clock.start(start)
+    t, reported = start, time.monotonic()
+    for end in ends:
         if cancel is not None and cancel.is_set():
             break
-        u = check_inputs(simulator.variables, input_at(t), f"{where}/inputs at t={t:g}")
-        out = _step(simulator, t, end - t, u, where)
-        _record(outputs, used, index, out, u, size=len(ends) + 1)
+        u = input_at(t)
+        rows.append(_step(simulator, t, end, u, names=names, where=where))
+        applied.append(u)
         if on_step is not None:
-            on_step(end, out)
-        wait = clock.delay(end)
-        if wait > 0:
+            on_step(end, dict(zip(names, rows[-1], strict=True)))
+        if clock is not None and paced and (wait := clock.delay(end)) > 0:
             time.sleep(wait)
-        t, done = end, index
+        t = end
         if progress is not None and time.monotonic() - reported >= _PROGRESS_EVERY:
-            progress(done / len(ends))
+            progress(len(applied) / len(ends))
             reported = time.monotonic()
+    done = len(applied)
     if progress is not None and done == len(ends):
         progress(1.0)
-    times = np.concatenate([[start], ends[:done]])
+    table = np.array(rows, dtype=np.float64).reshape(done + 1, len(names))
     return SimulationResult(
-        times=times,
-        outputs={name: column[: done + 1] for name, column in outputs.items()},
-        inputs={name: column[: done + 1] for name, column in used.items()},
-        final_state=simulator.get_state(),
+        times=np.array([start, *ends[:done]], dtype=np.float64),
+        outputs={name: table[:, i].copy() for i, name in enumerate(names)},
+        inputs=_input_columns(applied),
+        final_state=_final_state(simulator),
         cancelled=done < len(ends),
     )
 
 
+def _checked_inputs(
+    inputs: Inputs, simulator: Simulator, start: float, where: str
+) -> Callable[[float], Mapping[str, float]]:
+    """The inputs as a function of time, each value checked (constant ones once, up front)."""
+    variables = simulator.variables
+    base = f"{where}/inputs"
+    if inputs is None or (isinstance(inputs, Mapping) and not callable(inputs)):
+        fixed = check_inputs(variables, inputs or {}, f"{base} at t={start:g}")
+        return lambda t: fixed
+    if isinstance(inputs, pd.DataFrame):
+        index = np.asarray(inputs.index, dtype=np.float64)
+        held = _held(inputs)
+        checked = [check_inputs(variables, held(at), f"{base} at t={at:g}") for at in index]
+
+        def row(t: float) -> Mapping[str, float]:
+            return checked[max(int(np.searchsorted(index, t, side="right")) - 1, 0)]
+
+        return row
+    function = inputs
+
+    def at(t: float) -> Mapping[str, float]:
+        given = function(t)
+        try:
+            return check_inputs(variables, given, base)
+        except ValidationError:  # again, to name the time in the error (only when failing)
+            return check_inputs(variables, given, f"{base} at t={t:g}")
+
+    return at
+
+
 def _step(
-    simulator: Simulator, t: float, h: float, u: Mapping[str, float], where: str
-) -> dict[str, float]:
+    simulator: Simulator,
+    t: float,
+    end: float,
+    u: Mapping[str, float],
+    *,
+    names: list[str],
+    where: str,
+) -> list[float]:
+    """One step's outputs in ``names`` order; raise SimulationError if it failed or diverged."""
     try:
-        out = simulator.step(t, h, u)
+        out = simulator.step(t, end - t, u)
     except (SimulationError, ValidationError):
         raise
     except Exception as error:  # a backend's own failure: say where it happened
         raise SimulationError(
-            f"{where} failed stepping from t={t:g} s by {h:g} s: {error}", where=where
+            f"{where} failed stepping from t={t:g} s by {end - t:g} s: {error}", where=where
         ) from error
-    return check_outputs(dict(out), t + h, where)
+    try:
+        row = [out[name] for name in names]
+        if all(map(math.isfinite, row)):
+            return row
+    except KeyError as missing:
+        raise SimulationError(
+            f"output {missing} missing after the step to t={end:g} s (it was there at the start)",
+            where=where,
+        ) from None
+    except TypeError:
+        raise SimulationError(
+            f"an output is not a number after the step to t={end:g} s: {dict(out)}", where=where
+        ) from None
+    check_outputs(dict(out), end, where)  # raises, naming what is not finite
+    return row
 
 
-def _record(
-    outputs: dict[str, npt.NDArray[np.float64]],
-    used: dict[str, npt.NDArray[np.float64]],
-    index: int,
-    out: Mapping[str, float],
-    u: Mapping[str, float],
-    *,
-    size: int,
-) -> None:
-    for name, column in outputs.items():
-        if name not in out:
-            raise SimulationError(
-                f"output {name!r} missing after step {index} (it was there at the start)",
-                where="outputs",
-            )
-        column[index] = out[name]
-    for name, value in u.items():
-        if name not in used:
-            used[name] = np.full(size, np.nan)
-        used[name][index - 1] = value
-        used[name][index] = value
+def _input_columns(applied: list[Mapping[str, float]]) -> dict[str, npt.NDArray[np.float64]]:
+    """Each input per row: the value held over the step that starts there (the last repeats)."""
+    if not applied:
+        return {}
+    columns = {name: [u[name] for u in applied] for name in applied[0]}
+    return {name: np.array([*v, v[-1]], dtype=np.float64) for name, v in columns.items()}
+
+
+def _final_state(simulator: Simulator) -> Any:
+    """The simulator's state at the end, or None when it cannot give one (some FMUs)."""
+    try:
+        return simulator.get_state()
+    except SimulationError as error:
+        logger.debug("no final state from %s: %s", type(simulator).__name__, error)
+        return None
