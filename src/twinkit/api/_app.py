@@ -11,6 +11,8 @@ from twinkit.api import (
     _routes_models,
     _routes_ops,
     _routes_query,
+    _routes_scenarios,
+    _routes_sim,
     _routes_twins,
     _stream,
 )
@@ -57,6 +59,8 @@ def create_app(services: Services) -> FastAPI:
     api.include_router(_routes_ops.router)
     api.include_router(_routes_query.router)
     api.include_router(_routes_history.router)
+    api.include_router(_routes_sim.router)
+    api.include_router(_routes_scenarios.router)
     api.include_router(_stream.router)
     app.include_router(api)
     _redact_server_logs()

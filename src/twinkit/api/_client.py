@@ -3,7 +3,9 @@
 Synchronous, for scripts and notebooks (the CLI uses it too). Two levels: ``get``/``post``/
 ``put``/``request`` send JSON and return the decoded answer; ``query``, ``twins``,
 ``series``, ``frame``, ``as_of``, ``diff`` and ``history`` follow every page and return
-pandas objects (``query_rows`` and ``twin`` return the JSON). Times are taken as seconds since
+pandas objects (``query_rows`` and ``twin`` return the JSON). What-if scenarios:
+``run_scenario`` (and ``wait_scenario``), ``scenarios``, ``scenario_series``,
+``compare_scenario`` and ``plot_scenario`` (a plot of a scenario against reality in one call). Times are taken as seconds since
 the epoch, datetimes (naive is UTC) or ISO 8601 strings. Every failure is a
 :class:`ClientError`: the server's ``{"error", "detail", "where"}``, or why it could not be
 reached. The HTTP transport is replaceable (``transport=``), as in httpx.
@@ -11,10 +13,12 @@ reached. The HTTP transport is replaceable (``transport=``), as in httpx.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, overload
+from typing import TYPE_CHECKING, Any, Final, overload
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -28,6 +32,7 @@ from twinkit.api._client_frames import (
     history_frame,
     points_series,
     query_frame,
+    scenarios_frame,
     seconds,
     table_frame,
     twins_frame,
@@ -35,11 +40,15 @@ from twinkit.api._client_frames import (
 )
 from twinkit.errors import TwinkitError
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
 __all__ = ["Client", "ClientError"]
 
 DEFAULT_MAX_ROWS: Final = 1_000_000
 """How many rows (or points) one call gathers before it stops with a ClientError."""
 
+_FINAL: Final = ("done", "failed", "cancelled")
 _HINTS: Final = {
     401: "check the token (--token / TWINKIT_TOKEN): it is missing, unknown or revoked",
     403: "the token's role does not allow this; ask an admin for an operator or admin token",
@@ -389,3 +398,123 @@ class Client:
             after = page.get("next")
             if not after:
                 return history_frame(changes)
+
+    # -- what-if scenarios -----------------------------------------------------------------
+
+    def run_scenario(
+        self,
+        spec: Mapping[str, Any] | Any,
+        *,
+        wait: bool = False,
+        progress: Callable[[float], None] | None = None,
+        poll: float = 0.5,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Start a what-if scenario (its JSON form, or a ``ScenarioSpec``; docs/scenarios.md)
+        and return it as the server answers (``queued``); with ``wait``, the final state
+        (:meth:`wait_scenario`). A bad spec is a ClientError naming the field (``where``)."""
+        body = spec.to_json() if hasattr(spec, "to_json") else dict(spec)
+        started: dict[str, Any] = self.post("/scenarios", body)
+        if not wait:
+            return started
+        return self.wait_scenario(started["name"], progress=progress, poll=poll, timeout=timeout)
+
+    def wait_scenario(
+        self,
+        name: str,
+        *,
+        progress: Callable[[float], None] | None = None,
+        poll: float = 0.5,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Poll a scenario until it is done, failed or cancelled; returns it then (``error``
+        says why a failed one failed). ``progress`` gets the fraction at every poll."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            found = self.scenario(name)
+            if progress is not None:
+                progress(float(found["progress"]))
+            if found["status"] in _FINAL:
+                return found
+            if deadline is not None and time.monotonic() > deadline:
+                raise ClientError(
+                    f"scenario {name!r} is still {found['status']} after {timeout:g} s "
+                    f"({found['progress']:.0%} done); wait longer or cancel it",
+                    status=None,
+                    kind="timeout",
+                    where=f"scenario {name}",
+                )
+            time.sleep(poll)
+
+    def scenario(self, name: str) -> dict[str, Any]:
+        """One scenario's JSON: ``status``, ``progress``, ``error``, ``spec`` (as run) and
+        ``series`` (``[{"twinId", "name"}]``)."""
+        found: dict[str, Any] = self.get(_path("scenarios", name))
+        return found
+
+    def scenarios(self) -> pd.DataFrame:
+        """Every scenario, oldest first: ``name``, ``status``, ``progress``, ``created``,
+        ``started``, ``finished``, ``error``, ``cause``."""
+        return scenarios_frame(self.get("/scenarios")["items"])
+
+    def scenario_series(
+        self, name: str, twin_id: str, series: str, *, buckets: int | None = None
+    ) -> pd.Series:
+        """One simulated series of a scenario on a UTC time index: every point, or the mean
+        of each of ``buckets`` equal buckets over its horizon."""
+        answer = self.get(
+            _path("scenarios", name, "series"), twin=twin_id, name=series, buckets=buckets
+        )
+        points = answer["points"]
+        return points_series([p["time"] for p in points], [p["value"] for p in points], series)
+
+    def compare_scenario(
+        self,
+        name: str,
+        twin_id: str,
+        series: str,
+        *,
+        buckets: int | None = None,
+        reality: str | None = None,
+    ) -> pd.DataFrame:
+        """The scenario's series against the twin's real one (``reality``, the same name by
+        default) on one UTC time grid: columns ``scenario``, ``reality``, ``difference``."""
+        answer = self.get(
+            _path("scenarios", name, "compare"),
+            twin=twin_id,
+            name=series,
+            buckets=buckets,
+            reality=reality,
+        )
+        frame = table_frame(answer)
+        frame.attrs.update(scenario=name, twin=twin_id, series=series, at=answer.get("at"))
+        return frame
+
+    def plot_scenario(
+        self,
+        name: str,
+        twin_id: str,
+        series: str,
+        *,
+        buckets: int | None = None,
+        reality: str | None = None,
+        ax: Axes | None = None,
+        path: str | Path | None = None,
+        title: str | None = None,
+    ) -> Axes:
+        """Plot the scenario against reality (:meth:`compare_scenario`); on ``ax``, or saved
+        to ``path`` (PNG, SVG, PDF by its suffix), or in a new pyplot figure. Needs
+        matplotlib."""
+        from twinkit.sim._scenario_results import plot_scenario
+
+        frame = self.compare_scenario(name, twin_id, series, buckets=buckets, reality=reality)
+        return plot_scenario(frame, title=title, ax=ax, path=path)
+
+    def cancel_scenario(self, name: str) -> dict[str, Any]:
+        """Stop a queued or running scenario (409 ClientError when it has ended)."""
+        found: dict[str, Any] = self.post(_path("scenarios", name, "cancel"))
+        return found
+
+    def delete_scenario(self, name: str) -> None:
+        """Forget a scenario and its series (cancelled first if it runs)."""
+        self.request("DELETE", _path("scenarios", name))

@@ -20,6 +20,7 @@ from twinkit.errors import ValidationError
 __all__ = [
     "CHANGE_COLUMNS",
     "HISTORY_COLUMNS",
+    "SCENARIO_COLUMNS",
     "TimeLike",
     "buckets_series",
     "changes_frame",
@@ -27,6 +28,7 @@ __all__ = [
     "iso",
     "points_series",
     "query_frame",
+    "scenarios_frame",
     "seconds",
     "table_frame",
     "twins_frame",
@@ -49,6 +51,16 @@ HISTORY_COLUMNS: Final = (
     "description",
     "twin_id",
     "name",
+)
+SCENARIO_COLUMNS: Final = (
+    "name",
+    "status",
+    "progress",
+    "created",
+    "started",
+    "finished",
+    "error",
+    "cause",
 )
 _TWIN_COLUMNS: Final = ("id", "model", "version")
 
@@ -240,4 +252,20 @@ def history_frame(changes: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     )
     for name in ("time", "recorded"):
         table[name] = _utc_index(table[name].to_numpy(dtype=np.float64)).rename(None)
+    return table
+
+
+# -- scenarios ---------------------------------------------------------------------------------
+
+
+def scenarios_frame(items: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Scenarios as the API lists them: one row each, ``created``, ``started`` and
+    ``finished`` as UTC timestamps (NaT until they happen)."""
+    table = pd.DataFrame(
+        [[item.get(name) for name in SCENARIO_COLUMNS] for item in items],
+        columns=list(SCENARIO_COLUMNS),
+    )
+    for name in ("created", "started", "finished"):
+        stamps = table[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        table[name] = pd.to_datetime(stamps, unit="s", utc=True)
     return table

@@ -9,7 +9,7 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import uvicorn
@@ -18,6 +18,7 @@ from twinkit.api._app import API_PREFIX, create_app
 from twinkit.api._auth import Role, issue_token
 from twinkit.api._services import Services
 from twinkit.api._settings import Settings
+from twinkit.sim._binding import SimulationBinding
 
 __all__ = ["ApiServer", "bind", "ensure_admin_token", "serve"]
 
@@ -62,9 +63,15 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve(settings: Settings, *, say: Callable[[str], None]) -> None:
-    """Open the services, serve the API until interrupted (SIGINT/SIGTERM), then close."""
-    services = await Services.open(settings)
+async def serve(
+    settings: Settings,
+    *,
+    say: Callable[[str], None],
+    bindings: Iterable[SimulationBinding] = (),
+) -> None:
+    """Open the services (with shadow mode for ``bindings``), serve the API until interrupted
+    (SIGINT/SIGTERM), then close."""
+    services = await Services.open(settings, bindings=bindings)
     try:
         secret = await ensure_admin_token(services)
         sock = bind(settings.host, settings.port)
@@ -86,6 +93,8 @@ async def serve(settings: Settings, *, say: Callable[[str], None]) -> None:
                 f"  MQTT     {state['url']}"
                 + (" (supervised mosquitto)" if services.broker else "")
             )
+        if services.shadow is not None:
+            say(f"  shadow   {len(services.bindings)} simulation binding(s)")
         with _exit_on_signals(server):
             await server.serve(sockets=[sock])
     finally:

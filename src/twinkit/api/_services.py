@@ -1,15 +1,16 @@
 """The service objects a server runs: store, runtime, broker, connector, opened and closed as one.
 
 The API, the UI and the CLI are faces over one :class:`Services`. Opening order is store →
-runtime → broker (unless an MQTT URL is given) → connector; closing runs in reverse, and a
-failure half-way through closes what was already open.
+runtime → broker (unless an MQTT URL is given) → connector → shadow runner (when simulation
+bindings are given); closing runs in reverse, and a failure half-way through closes what was
+already open.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -18,6 +19,9 @@ from twinkit.api._auth import Authenticator
 from twinkit.api._settings import Settings
 from twinkit.connect import Mosquitto, MqttConnector, MqttMapping
 from twinkit.core import Runtime
+from twinkit.sim._binding import Bindings, SimulationBinding
+from twinkit.sim._scenario import Scenarios
+from twinkit.sim._shadow import ShadowRunner
 from twinkit.store import SQLiteStore
 
 __all__ = ["Services"]
@@ -30,7 +34,8 @@ class Services:
     """Everything a request handler needs; build with :meth:`open` or by hand in tests.
 
     ``connector`` and ``broker`` are None when the server runs without MQTT (tests, or an
-    embedding application that feeds the runtime itself).
+    embedding application that feeds the runtime itself). ``shadow`` runs the simulators of
+    ``bindings`` in step with live data once :meth:`start_shadow` ran (``open`` does it).
     """
 
     settings: Settings
@@ -40,15 +45,28 @@ class Services:
     connector: MqttConnector | None = None
     broker: Mosquitto | None = None
     clock: Callable[[], float] = time.time
+    bindings: Bindings = field(default_factory=Bindings)
+    shadow: ShadowRunner | None = None
     auth: Authenticator = field(init=False)
+    scenarios: Scenarios = field(init=False)
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self.auth = Authenticator(self.store, cache_s=self.settings.token_cache_s)
+        self.scenarios = Scenarios(
+            self.store, self.runtime, bindings=lambda: self.bindings, clock=self.clock
+        )
 
     @classmethod
-    async def open(cls, settings: Settings, *, mqtt: bool = True) -> Services:
-        """Open the store in ``settings.data_dir``, the runtime and (with ``mqtt``) the connector."""
+    async def open(
+        cls,
+        settings: Settings,
+        *,
+        mqtt: bool = True,
+        bindings: Iterable[SimulationBinding] = (),
+    ) -> Services:
+        """Open the store in ``settings.data_dir``, the runtime, (with ``mqtt``) the connector
+        and, for ``bindings`` (checked against the stored models), the shadow runner."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         closers: list[Callable[[], Awaitable[None]]] = []
         try:
@@ -58,8 +76,11 @@ class Services:
             runtime = await Runtime.open(store)
             closers.append(runtime.close)
             services = cls(settings, store, runtime, _closers=closers)
+            for binding in bindings:
+                services.bindings.add(binding, runtime.models)
             if mqtt:
                 await services._start_mqtt()
+            await services.start_shadow()
         except BaseException:
             await _close_all(closers)
             raise
@@ -86,8 +107,22 @@ class Services:
         self.connector = connector
         self.runtime.set_command_transport(connector)
 
+    async def start_shadow(self) -> None:
+        """Run the simulators of :attr:`bindings` in step with live data (none: nothing)."""
+        if self.shadow is None and len(self.bindings):
+            shadow = ShadowRunner(self.runtime, self.bindings)
+            await shadow.start()
+            self.shadow = shadow
+
     async def close(self) -> None:
         """Close in reverse order of opening; safe to call twice."""
+        await self.scenarios.close()  # runs end before the store they write to
+        shadow, self.shadow = self.shadow, None
+        if shadow is not None:  # before the runtime it writes to
+            try:
+                await shadow.stop()
+            except Exception:
+                logger.exception("stopping the shadow runner failed")
         if self.connector is not None:
             self.runtime.set_command_transport(None)
         closers, self._closers = self._closers, []

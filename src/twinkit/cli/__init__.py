@@ -27,6 +27,7 @@ from twinkit.query._bulk import FORMATS, tqdm_progress
 from twinkit.query._bulk_columns import TIME_UNITS, TimeUnit
 from twinkit.query._bulk_export import SeriesFilter, export_series, export_twins
 from twinkit.query._bulk_import import ImportOptions, ImportSummary, import_file
+from twinkit.sim._shadow_plugins import load_bindings
 from twinkit.store import SQLiteStore
 
 __all__ = ["cli", "main", "models"]
@@ -164,13 +165,22 @@ def _fail_on_errors(command: _F) -> _F:
     default=None,
     help="MQTT version to speak (default 5; 3.1.1 for brokers such as NATS).",
 )
+@click.option(
+    "--simulators",
+    metavar="MODULE[:ATTR]",
+    default=None,
+    help="Run these simulators in shadow mode: a function (default 'bindings') of MODULE "
+    "returning SimulationBinding objects (see docs/simulation.md).",
+)
 @_fail_on_errors
 def serve(
     data_dir: str | None,
+    *,
     host: str | None,
     port: int | None,
     mqtt_url: str | None,
     mqtt_protocol: str | None,
+    simulators: str | None,
 ) -> None:
     """Run the API (and a supervised Mosquitto unless --mqtt-url is given) until Ctrl-C."""
     logging.basicConfig(
@@ -185,8 +195,9 @@ def serve(
             "mqtt_protocol": mqtt_protocol,
         }
     )
+    bindings = load_bindings(simulators) if simulators else []
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_api(settings, say=click.echo))
+        asyncio.run(serve_api(settings, say=click.echo, bindings=bindings))
 
 
 @cli.group()
@@ -782,4 +793,4 @@ def main() -> None:
     cli()
 
 
-from twinkit.cli import _history  # noqa: E402, F401  (registers its commands on `cli`)
+from twinkit.cli import _history, _scenario  # noqa: E402, F401  (register their commands)

@@ -6,6 +6,7 @@ requests into events, the twin graph and subscriptions are built on these pieces
 
 from __future__ import annotations
 
+from twinkit.core._derived import PREDICTED, RESIDUAL, SIMULATED, Derived, derived_series
 from twinkit.core._events import Event, EventType
 from twinkit.core._log import EventLog, Point, Touch
 from twinkit.core._requests import (
@@ -29,9 +30,13 @@ from twinkit.core._twin_json import edge_to_json, property_to_json, twin_from_js
 
 __all__ = [
     "ACK_OK",
+    "PREDICTED",
+    "RESIDUAL",
+    "SIMULATED",
     "Ack",
     "CommandResult",
     "CommandTransport",
+    "Derived",
     "Event",
     "EventLog",
     "EventType",
@@ -45,6 +50,7 @@ __all__ = [
     "Touch",
     "Twin",
     "apply",
+    "derived_series",
     "edge_to_json",
     "fold",
     "property_to_json",

@@ -17,7 +17,14 @@ from twinkit.core._events import Event, EventType
 from twinkit.core._graph import TwinGraph
 from twinkit.core._log import Point, Touch
 from twinkit.core._requests import Ack
-from twinkit.core._twin import TelemetryValue, Twin, apply, with_latest, with_touch
+from twinkit.core._twin import (
+    TelemetryValue,
+    Twin,
+    apply,
+    with_derived,
+    with_latest,
+    with_touch,
+)
 
 __all__ = ["Batch"]
 
@@ -38,6 +45,8 @@ class Batch:
     # twin id -> telemetry name -> (time, value): the newest of this batch, made TelemetryValues
     # by finish() (cheap tuples on the hot path; most are overwritten before the batch ends)
     newest: dict[str, dict[str, tuple[float, Any]]] = field(default_factory=dict)
+    # twin id -> derived series name -> its newest value of this batch
+    newest_derived: dict[str, dict[str, TelemetryValue]] = field(default_factory=dict)
 
     # --- reading state -------------------------------------------------------------------
 
@@ -147,8 +156,33 @@ class Batch:
             )
         )
 
+    def derived(self, twin: Twin, kind: str, values: Mapping[str, float], time: float) -> None:
+        """Derived values (checked by the caller): points of the series ``"<kind>:<name>"``,
+        the newest on the twin (by :meth:`finish`), a transient ``ValuesDerived`` event."""
+        names = {name: f"{kind}:{name}" for name in values}
+        self.points.extend(
+            [Point(twin.id, names[name], time, value) for name, value in values.items()]
+        )
+        newest = self.newest_derived.setdefault(twin.id, {})
+        for name, value in values.items():
+            known = newest.get(names[name])
+            if known is None or time > known.time:
+                newest[names[name]] = TelemetryValue(value, time)
+        self.published.append(
+            Event(
+                twin_id=twin.id,
+                seq=twin.version,
+                type=EventType.VALUES_DERIVED,
+                time=time,
+                recorded=self.recorded,
+                cause=self.cause,
+                data={"kind": kind, "values": dict(values)},
+            )
+        )
+
     def finish(self) -> None:
-        """Put the gathered newest telemetry on the working twins (before they are installed)."""
+        """Put the gathered newest telemetry and derived values on the working twins (before
+        they are installed)."""
         for twin_id, newest in self.newest.items():
             twin = self.twin(twin_id)
             if twin is not None and newest:
@@ -157,6 +191,11 @@ class Batch:
                 }
                 self.twins[twin_id] = with_latest(twin, latest)
         self.newest.clear()
+        for twin_id, derived in self.newest_derived.items():
+            twin = self.twin(twin_id)
+            if twin is not None and derived:
+                self.twins[twin_id] = with_derived(twin, derived)
+        self.newest_derived.clear()
 
     def _live(self, twin_id: str) -> Twin:
         twin = self.twin(twin_id)

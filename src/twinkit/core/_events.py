@@ -34,6 +34,7 @@ class EventType(StrEnum):
     ALERT_RAISED = "AlertRaised"
     PREDICTION_MADE = "PredictionMade"
     MODEL_CALIBRATED = "ModelCalibrated"
+    VALUES_DERIVED = "ValuesDerived"
 
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -57,6 +58,10 @@ class Event:
     ``RelationshipRemoved``        ``id``
     ``CommandInvoked``             ``id`` (correlation), ``name``, ``request``
     ``CommandCompleted``           ``id``, ``name``, ``status``, ``response``
+    ``AlertRaised``                ``name``, ``severity``, ``message`` (and the raiser's own keys)
+    ``ValuesDerived``              ``kind`` (``simulated``, ``residual``...), ``values`` (name →
+                                   number); published, not logged, like telemetry: its
+                                   history is the series ``"<kind>:<name>"``
     others                         free-form, by the behaviour that raises them
     ============================== =========================================================
     """

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from twinkit.core._batch import Batch
 from twinkit.core._commands import PendingCommands
+from twinkit.core._derived import Derived, split_derived, stage_derived
 from twinkit.core._events import Event, EventType
 from twinkit.core._graph import TwinGraph
 from twinkit.core._ingest import check_message, stage_message
@@ -28,7 +29,15 @@ from twinkit.core._log import EventLog
 from twinkit.core._models import ModelRegistry
 from twinkit.core._requests import CommandResult, CommandTransport, Reading, RelationshipSpec
 from twinkit.core._subscribers import Listener, Subscribers
-from twinkit.core._twin import RelationshipEdge, Twin, apply, with_telemetry, with_touch
+from twinkit.core._twin import (
+    RelationshipEdge,
+    TelemetryValue,
+    Twin,
+    apply,
+    with_derived,
+    with_telemetry,
+    with_touch,
+)
 from twinkit.core._writes import (
     check_expected,
     check_twin_id,
@@ -95,6 +104,9 @@ class Runtime:
             twin = graph.get(point.twin_id)
             if twin is not None and registry.kind(twin.model, point.name) == "telemetry":
                 graph.put(with_telemetry(twin, {point.name: point.value}, point.time))
+            elif twin is not None and split_derived(point.name) is not None:
+                latest = {point.name: TelemetryValue(point.value, point.time)}
+                graph.put(with_derived(twin, latest))
         for touch in await log.touches():
             twin = graph.get(touch.twin_id)
             if twin is not None:
@@ -434,6 +446,26 @@ class Runtime:
                 stage_message(batch, checked)
                 results.append(None)
             return results
+
+        return await self._write(cause, build)
+
+    async def record_derived(self, items: Sequence[Derived], *, cause: str) -> None:
+        """Keep values computed about twins (simulated, residuals, predictions) in one
+        transaction: points of ``"<kind>:<name>"`` series, the twins' latest derived values and
+        transient ``ValuesDerived`` events. All or nothing: a missing twin is a NotFoundError,
+        a bad kind, name or value (NaN) a ValidationError naming it."""
+        if items:
+            await self._write(cause, lambda batch: stage_derived(batch, items))
+
+    async def raise_alert(
+        self, twin_id: str, name: str, message: str, *, cause: str, severity: str = "warning"
+    ) -> Event:
+        """Record an ``AlertRaised`` event on the twin: ``name`` says what, ``message`` why."""
+
+        def build(batch: Batch) -> Event:
+            require_live(batch.twin(twin_id), twin_id)
+            data = {"name": name, "severity": severity, "message": message}
+            return batch.record(twin_id, EventType.ALERT_RAISED, data, batch.recorded)
 
         return await self._write(cause, build)
 

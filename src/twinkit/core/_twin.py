@@ -26,6 +26,7 @@ __all__ = [
     "Twin",
     "apply",
     "fold",
+    "with_derived",
     "with_latest",
     "with_telemetry",
     "with_touch",
@@ -99,6 +100,9 @@ class Twin:
     relationships: Mapping[str, RelationshipEdge] = field(default_factory=lambda: _NO_EDGES)
     telemetry: Mapping[str, TelemetryValue] = field(default_factory=lambda: _NO_TELEMETRY)
     deleted: bool = False
+    # Latest derived values by series name ("simulated:flow", "residual:flow"): what twinkit
+    # computed about the twin, never mixed with what the device reported (see core/_derived.py).
+    derived: Mapping[str, TelemetryValue] = field(default_factory=lambda: _NO_TELEMETRY)
 
     def reported(self, name: str, default: Any = None) -> Any:
         """The reported value of property ``name``, or ``default`` when none was reported."""
@@ -197,7 +201,18 @@ def with_latest(twin: Twin, newest: Mapping[str, TelemetryValue]) -> Twin:
         twin.relationships,
         MappingProxyType(telemetry),
         twin.deleted,
+        twin.derived,
     )
+
+
+def with_derived(twin: Twin, newest: Mapping[str, TelemetryValue]) -> Twin:
+    """``twin`` with these derived values (by series name) where they are newer than its own."""
+    derived = dict(twin.derived)
+    for name, value in newest.items():
+        current = derived.get(name)
+        if current is None or value.time > current.time:
+            derived[name] = value
+    return replace(twin, derived=MappingProxyType(derived))
 
 
 def with_touch(twin: Twin, name: str, time: float) -> Twin:

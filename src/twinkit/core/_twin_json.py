@@ -3,7 +3,10 @@
 ``twin_from_json(twin_to_json(twin)) == twin`` for every twin folded from JSON events: every
 field of :class:`Twin`, :class:`PropertyState`, :class:`TelemetryValue` and
 :class:`RelationshipEdge` is written, ``None`` included, so nothing is guessed on the way back.
-Keys are camelCase, like the wire form of :class:`~twinkit.core.Event`. Values (reported,
+Keys are camelCase, like the wire form of :class:`~twinkit.core.Event`. Derived values
+(simulated, residual, predicted) are a section of their own, ``derived``, by kind then name, so
+that they never mix with reported ones; a snapshot written before they existed has no such
+section and reads back with none. Values (reported,
 desired, telemetry, edge properties) are written as they are; JSON has no tuples, sets, NaN or
 infinities, so those do not survive a round trip (events cannot carry them either).
 """
@@ -34,6 +37,23 @@ def twin_to_json(twin: Twin) -> dict[str, Any]:
         "telemetry": {
             name: {"value": t.value, "time": t.time} for name, t in twin.telemetry.items()
         },
+        "derived": _derived_to_json(twin.derived),
+    }
+
+
+def _derived_to_json(derived: Mapping[str, TelemetryValue]) -> dict[str, Any]:
+    kinds: dict[str, dict[str, Any]] = {}
+    for series, latest in derived.items():
+        kind, _, name = series.partition(":")
+        kinds.setdefault(kind, {})[name] = {"value": latest.value, "time": latest.time}
+    return kinds
+
+
+def _derived_from_json(obj: Mapping[str, Any]) -> dict[str, TelemetryValue]:
+    return {
+        f"{kind}:{name}": TelemetryValue(value["value"], value["time"])
+        for kind, values in obj.items()
+        for name, value in values.items()
     }
 
 
@@ -57,6 +77,7 @@ def twin_from_json(obj: Mapping[str, Any]) -> Twin:
             relationships=MappingProxyType(relationships),
             telemetry=MappingProxyType(telemetry),
             deleted=obj["deleted"],
+            derived=MappingProxyType(_derived_from_json(obj.get("derived") or {})),
         )
     except KeyError as err:
         raise ValidationError(
@@ -69,7 +90,10 @@ def twin_from_json(obj: Mapping[str, Any]) -> Twin:
         raise ValidationError(
             "twin JSON is malformed",
             path=where,
-            expected="objects for properties, relationships and telemetry, as twin_to_json writes them",
+            expected=(
+                "objects for properties, relationships, telemetry and derived, as twin_to_json "
+                "writes them"
+            ),
             got=str(err),
         ) from err
 

@@ -2,7 +2,28 @@
 
 from __future__ import annotations
 
-from twinkit.store._protocol import DeadLetter, Point, Store, TokenRecord, Touch
+from twinkit.store._protocol import (
+    DeadLetter,
+    Point,
+    ScenarioBuckets,
+    ScenarioPoints,
+    ScenarioRecord,
+    ScenarioStatus,
+    Store,
+    TokenRecord,
+    Touch,
+)
 from twinkit.store._sqlite import SQLiteStore
 
-__all__ = ["DeadLetter", "Point", "SQLiteStore", "Store", "TokenRecord", "Touch"]
+__all__ = [
+    "DeadLetter",
+    "Point",
+    "SQLiteStore",
+    "ScenarioBuckets",
+    "ScenarioPoints",
+    "ScenarioRecord",
+    "ScenarioStatus",
+    "Store",
+    "TokenRecord",
+    "Touch",
+]

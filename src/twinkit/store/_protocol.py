@@ -8,6 +8,8 @@ time range, the newest point of every series) and by property (the newest touch)
 Beside the live data the store keeps the records the runtime and the API need across restarts:
 the DTDL models uploaded, the API tokens (hashed: the store never sees a token) and the
 dead letters, messages twinkit could not accept, with their reason, until they are replayed.
+What-if scenarios (:class:`ScenarioRecord`) keep their simulated series in tables of their own,
+apart from reality's points.
 
 :class:`Store` is a superset of :class:`twinkit.core.EventLog`, the part the runtime uses.
 The embedded backend is SQLite; PostgreSQL implements the same protocol later.
@@ -15,12 +17,29 @@ The embedded backend is SQLite; PostgreSQL implements the same protocol later.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from twinkit.core import EventLog, Point, Touch
+from twinkit.store._sqlite_scenarios import (
+    ScenarioBuckets,
+    ScenarioPoints,
+    ScenarioRecord,
+    ScenarioStatus,
+)
 
-__all__ = ["DeadLetter", "Point", "Store", "TokenRecord", "Touch"]
+__all__ = [
+    "DeadLetter",
+    "Point",
+    "ScenarioBuckets",
+    "ScenarioPoints",
+    "ScenarioRecord",
+    "ScenarioStatus",
+    "Store",
+    "TokenRecord",
+    "Touch",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +108,55 @@ class Store(EventLog, Protocol):
 
     async def revoke_token(self, token_id: str, when: float) -> None:
         """Mark the token revoked at ``when``; NotFoundError for an unknown id."""
+        ...
+
+    async def add_scenario(self, record: ScenarioRecord) -> None:
+        """Keep a new scenario; ConflictError when its name is taken."""
+        ...
+
+    async def update_scenario(
+        self,
+        name: str,
+        *,
+        status: ScenarioStatus | None = None,
+        progress: float | None = None,
+        error: str | None = None,
+        started: float | None = None,
+        finished: float | None = None,
+    ) -> ScenarioRecord:
+        """Set the given fields of a scenario (None leaves one as it is); returns it as kept."""
+        ...
+
+    async def scenario(self, name: str) -> ScenarioRecord:
+        """One scenario; NotFoundError for an unknown name."""
+        ...
+
+    async def scenarios(self) -> list[ScenarioRecord]:
+        """Every scenario, oldest first."""
+        ...
+
+    async def delete_scenario(self, name: str) -> None:
+        """Forget a scenario and its points; NotFoundError for an unknown name."""
+        ...
+
+    async def add_scenario_points(self, name: str, chunk: Sequence[ScenarioPoints]) -> int:
+        """Keep simulated points of a scenario in one transaction; returns how many."""
+        ...
+
+    async def scenario_series(self, name: str) -> list[tuple[str, str]]:
+        """(twin id, series name) of every series of a scenario, sorted."""
+        ...
+
+    async def scenario_points(
+        self, name: str, twin_id: str, series: str, start: float, end: float
+    ) -> ScenarioPoints:
+        """Points of one scenario series with ``start <= time < end``, by time."""
+        ...
+
+    async def scenario_buckets(
+        self, name: str, twin_id: str, series: str, start: float, end: float, *, width: float
+    ) -> ScenarioBuckets:
+        """Aggregates of one scenario series per bucket of ``width`` seconds from ``start``."""
         ...
 
     async def close(self) -> None: ...

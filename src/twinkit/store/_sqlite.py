@@ -41,6 +41,7 @@ from twinkit.store._sqlite_history import TwinRows
 from twinkit.store._sqlite_maintenance import Maintenance
 from twinkit.store._sqlite_readers import ReaderPool
 from twinkit.store._sqlite_records import RecordsEngine
+from twinkit.store._sqlite_scenarios import ScenarioMethods
 
 __all__ = ["SQLiteStore"]
 
@@ -50,11 +51,12 @@ _T = TypeVar("_T")
 _SYNCHRONOUS = ("NORMAL", "FULL")
 
 
-class SQLiteStore:
+class SQLiteStore(ScenarioMethods):
     """A :class:`~twinkit.store.Store` in one SQLite file (or in memory).
 
     Open with ``store = await SQLiteStore.open(path)`` and ``await store.close()`` when done,
-    or ``async with await SQLiteStore.open(path) as store:``.
+    or ``async with await SQLiteStore.open(path) as store:``. The what-if scenario methods
+    come from :class:`~twinkit.store._sqlite_scenarios.ScenarioMethods`.
     """
 
     __slots__ = (

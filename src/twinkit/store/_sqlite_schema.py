@@ -197,7 +197,41 @@ _V3 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3)
+_V4 = Migration(
+    version=4,
+    description="what-if scenarios: their records and simulated series, apart from reality's",
+    statements=(
+        # One row per scenario; `spec` is the orjson of its spec, `cause` who ran it.
+        """CREATE TABLE scenarios (
+            name     TEXT PRIMARY KEY,
+            spec     BLOB NOT NULL,
+            status   TEXT NOT NULL,
+            progress REAL NOT NULL,
+            error    TEXT,
+            created  REAL NOT NULL,
+            started  REAL,
+            finished REAL,
+            cause    TEXT NOT NULL
+        )""",
+        # A scenario's series: `name` is the content (or simulator output) of the twin.
+        """CREATE TABLE scenario_series (
+            id       INTEGER PRIMARY KEY,
+            scenario TEXT NOT NULL REFERENCES scenarios (name),
+            twin_id  TEXT NOT NULL,
+            name     TEXT NOT NULL,
+            UNIQUE (scenario, twin_id, name)
+        )""",
+        # Clustered by (series, time) as reality's points are; NULL is a NaN.
+        """CREATE TABLE scenario_points (
+            series_id INTEGER NOT NULL REFERENCES scenario_series (id),
+            time      REAL    NOT NULL,
+            value     REAL,
+            PRIMARY KEY (series_id, time)
+        ) WITHOUT ROWID""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4)
 """Every schema step, in order; ``MIGRATIONS[i].version == i + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
