@@ -35,7 +35,8 @@ from twinkit.sim._protocol import Causality, Simulator
 __all__ = ["Bindings", "Related", "RelatedValues", "SimulationBinding", "Source", "twin_value"]
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
-# A state may be seeded through an output that is one (FMI lists continuous states as outputs).
+# A state may be seeded through an output that is one (FMI lists continuous states as outputs),
+# and an output may be a state (an ODE simulator reports its states).
 _SEEDABLE = frozenset({Causality.STATE, Causality.OUTPUT})
 _AGGREGATES: dict[str, Callable[[list[float]], float]] = {
     "sum": sum,
@@ -128,7 +129,7 @@ class SimulationBinding:
         finally:
             simulator.close()
         for part, causality, mapping in self._maps():
-            allowed = _SEEDABLE if causality is Causality.STATE else {causality}
+            allowed = _SEEDABLE if causality in _SEEDABLE else {causality}
             for variable, content in mapping.items():
                 if variables.get(variable) not in allowed:
                     raise ValidationError(

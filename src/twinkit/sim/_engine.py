@@ -32,7 +32,7 @@ from twinkit.sim._protocol import Simulator, check_inputs, check_outputs
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["Inputs", "SimulationResult", "input_function", "simulate"]
+__all__ = ["Inputs", "SimulationResult", "input_function", "simulate", "step_ends"]
 
 Inputs: TypeAlias = (
     Mapping[str, float] | Callable[[float], Mapping[str, float]] | pd.DataFrame | None
@@ -109,7 +109,8 @@ def _held(frame: pd.DataFrame) -> Callable[[float], Mapping[str, float]]:
     return at
 
 
-def _step_ends(start: float, stop: float, dt: float) -> npt.NDArray[np.float64]:
+def step_ends(start: float, stop: float, dt: float) -> npt.NDArray[np.float64]:
+    """The end time of every step from ``start`` to ``stop`` (the last one shortened to fit)."""
     for name, value in (("start", start), ("stop", stop), ("dt", dt)):
         if not math.isfinite(value):
             raise ValidationError(
@@ -156,7 +157,7 @@ def simulate(
     current step with ``cancelled=True``. A diverging or failing simulator raises
     :class:`SimulationError` naming the time it failed at.
     """
-    ends = _step_ends(start, stop, dt).tolist()
+    ends = step_ends(start, stop, dt).tolist()
     where = type(simulator).__name__
     input_at = _checked_inputs(inputs, simulator, start, where)
     first = check_outputs(dict(simulator.initialize(start, parameters, state)), start, where)

@@ -132,7 +132,9 @@ def check_parameters(
     """Every parameter's value: the given ones checked, the others their ``start``."""
     known = _names(variables, Causality.PARAMETER)
     given = _check_values(parameters or {}, known, "parameter", where)
-    return {name: given.get(name, _start(var, where)) for name, var in known.items()}
+    return {
+        name: given[name] if name in given else _start(var, where) for name, var in known.items()
+    }
 
 
 def check_inputs(
@@ -141,7 +143,9 @@ def check_inputs(
     """Every input's value: the given ones checked, the others their ``start``."""
     known = _names(variables, Causality.INPUT)
     given = _check_values(inputs, known, "input", where)
-    return {name: given.get(name, _start(var, where)) for name, var in known.items()}
+    return {
+        name: given[name] if name in given else _start(var, where) for name, var in known.items()
+    }
 
 
 def check_outputs(outputs: Mapping[str, float], t: float, where: str) -> dict[str, float]:
