@@ -18,10 +18,11 @@ from twinkit.cli import cli
 
 
 def public_modules() -> list[ModuleType]:
-    """twinkit, and twinkit.model once it exists."""
+    """twinkit, and the layers with a public API of their own."""
     modules = [twinkit]
-    if importlib.util.find_spec("twinkit.model") is not None:
-        modules.append(importlib.import_module("twinkit.model"))
+    for name in ("twinkit.model", "twinkit.sim"):
+        if importlib.util.find_spec(name) is not None:
+            modules.append(importlib.import_module(name))
     return modules
 
 
