@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pytest
 from runtime_models import MODELS, PUMP, STATION, TANK
 
@@ -269,6 +270,25 @@ def test_ingest_accepts_good_messages_and_names_each_bad_one(tmp_path: Path) -> 
         assert runtime.get("tank-1").telemetry["level"].value == 3.0
 
     with_runtime(tmp_path, body)
+
+
+def test_reading_times_become_plain_floats_or_are_refused(tmp_path: Path) -> None:
+    async def body(runtime: Runtime, clock: Clock) -> None:
+        await station(runtime)
+        messages = [
+            [Reading("pump-1", {"flow": 1.5, "state": "running"}, time=np.float64(1_001.5))],
+            [Reading("tank-1", {"level": 3.0}, time=1_002)],
+            [Reading("tank-1", {"level": 4.0}, time="yesterday")],  # type: ignore[arg-type]
+        ]
+        results = await runtime.ingest(messages, cause=DEVICE)
+        assert results[:2] == [None, None]
+        assert isinstance(results[2], ValidationError)
+        assert "reading time is not a number" in str(results[2])
+        assert results[2].where == "tank-1/time"
+        pump = runtime.get("pump-1")
+        assert type(pump.telemetry["flow"].time) is float
+
+    with_runtime(tmp_path, body)  # close() snapshots the twins: their state must be JSON
 
 
 def test_acknowledged_desired_value_is_in_sync(tmp_path: Path) -> None:

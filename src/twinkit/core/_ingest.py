@@ -8,6 +8,7 @@ whole message (it goes to the dead letters whole, and replays whole after a fix)
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -50,6 +51,8 @@ def check_message(
             )
         check = validator(twin.model)
         time = now if reading.time is None else reading.time
+        if type(time) is not float:  # an int, a numpy float (not JSON for snapshots), garbage
+            time = _seconds(time, readings, index, twin.model)
         if not math.isfinite(time):
             raise ValidationError(
                 "reading time is not a finite number",
@@ -84,6 +87,19 @@ def stage_message(batch: Batch, checked: Sequence[Checked]) -> None:
             twin = batch.acknowledge(twin, name, ack, item.time)
         if item.telemetry:
             batch.telemetry(twin, item.telemetry, item.time)
+
+
+def _seconds(time: object, readings: Sequence[Reading], index: int, model: str) -> float:
+    """A reading's time as a plain float, or a ValidationError saying what came."""
+    if isinstance(time, bool) or not isinstance(time, numbers.Real):
+        raise ValidationError(
+            "reading time is not a number",
+            model=model,
+            path=f"{_where(readings, index)}/time",
+            expected="seconds since the epoch",
+            got=time,
+        )
+    return float(time)
 
 
 def _where(readings: Sequence[Reading], index: int) -> str:
