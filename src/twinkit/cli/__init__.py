@@ -21,6 +21,9 @@ from twinkit.api import Client, ClientError, Role, Settings, issue_token
 from twinkit.api._serve import serve as serve_api
 from twinkit.core import Runtime
 from twinkit.errors import NotFoundError, TwinkitError, ValidationError
+from twinkit.examples.bracket._demo import DEFAULT_STATE as BRACKET_STATE
+from twinkit.examples.bracket._demo import BracketDemoOptions, run_bracket_demo
+from twinkit.examples.bracket._loads import Crack
 from twinkit.examples.pumps._demo import DEFAULT_STATE, DemoOptions, run_demo
 from twinkit.model.dtdl import ParseIssue, ParsingError, dumps, parse
 from twinkit.query._bulk import FORMATS, tqdm_progress
@@ -786,6 +789,103 @@ def demo_pumps(
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_demo(options, say=click.echo))
+
+
+@demo.command("bracket")
+@click.option(
+    "--state",
+    type=click.Path(file_okay=False),
+    default=str(BRACKET_STATE),
+    show_default=True,
+    help="State folder: store, broker data, admin token. A second run reuses it.",
+)
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8000; 0 picks a free one).")
+@click.option("--mqtt-url", default=None, help="Use this MQTT broker instead of a local Mosquitto.")
+@click.option(
+    "--speedup",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Simulated seconds per wall-clock second.",
+)
+@click.option(
+    "--publish-interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=0.2,
+    show_default=True,
+    help="Seconds (simulated) between two readings of the load cell and gauges.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of loads and noise.")
+@click.option(
+    "--crack-at",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Grow a crack near the wall from this many simulated seconds on (default: healthy).",
+)
+@click.option(
+    "--crack-severity",
+    type=click.FloatRange(min=0, max=0.95, min_open=True),
+    default=0.6,
+    show_default=True,
+    help="Share of the crack zone's stiffness lost once the crack has grown.",
+)
+@click.option(
+    "--crack-growth",
+    type=click.FloatRange(min=0),
+    default=120.0,
+    show_default=True,
+    help="Simulated seconds the crack takes to grow to its full severity.",
+)
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where the reduced-order model is cached (default $TWINKIT_CACHE_DIR or ~/.cache/twinkit).",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop after this many seconds (default: run until Ctrl-C).",
+)
+@_fail_on_errors
+def demo_bracket(
+    *,
+    state: str,
+    host: str | None,
+    port: int | None,
+    mqtt_url: str | None,
+    speedup: float,
+    publish_interval: float,
+    seed: int,
+    crack_at: float | None,
+    crack_severity: float,
+    crack_growth: float,
+    cache_dir: str | None,
+    duration: float | None,
+) -> None:
+    """The structural twin: a cantilever bracket's load and strain gauges on MQTT, its
+    reduced-order FE model in shadow mode (stress and deflection live), the API, until Ctrl-C."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = Settings.load({"data_dir": state, "host": host, "port": port, "mqtt_url": mqtt_url})
+    crack = None
+    if crack_at is not None:
+        crack = Crack(start=crack_at, severity=crack_severity, growth=crack_growth)
+    options = BracketDemoOptions(
+        settings,
+        speedup=speedup,
+        publish_interval=publish_interval,
+        seed=seed,
+        crack=crack,
+        cache_dir=Path(cache_dir) if cache_dir else None,
+        duration=duration,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_bracket_demo(options, say=click.echo))
 
 
 def main() -> None:

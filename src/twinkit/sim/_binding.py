@@ -15,6 +15,11 @@ contents (properties or telemetry, by DTDL name):
   content is measured minus simulated. Outputs not in the map are published as simulated
   values only.
 
+``feedthrough`` marks a model whose outputs follow its inputs at the same instant (a static
+FE model: loads in, strains out): in shadow mode each reading is then compared with the model
+at that reading's own inputs, where a dynamic model integrates the inputs held since the
+previous reading.
+
 The value of a content on a twin is its reported value (a property) or its latest telemetry
 value. Bindings apply to twins of the model and of every model that extends it.
 """
@@ -106,6 +111,7 @@ class SimulationBinding:
     states: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     outputs: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     name: str = "physics"
+    feedthrough: bool = False
 
     def check(self, models: ModelSet) -> None:
         """Raise :class:`ValidationError` unless every mapped name exists on both sides."""

@@ -342,7 +342,9 @@ class ShadowRunner:
             shadow=shadow,
             target=target,
             seed=conditions if reason else None,
-            inputs=conditions.inputs if reason else shadow.inputs,
+            # A feedthrough model (static: loads in, strains out) is compared at the reading's
+            # own inputs; a dynamic one integrates the inputs held since the previous reading.
+            inputs=conditions.inputs if reason or binding.feedthrough else shadow.inputs,
             next_inputs=conditions.inputs,
             measured=_measured(binding, twin, target),
             reason=reason,
@@ -501,6 +503,14 @@ def _advance(work: _Work) -> _Outcome:
             _close_all([simulator] if simulator is not None else [])
             simulator = None
             simulator = make_simulator(binding, where)
+            if binding.feedthrough:  # one step to the target, so the outputs see its inputs
+                start = work.target - binding.dt
+                simulator.initialize(start, work.seed.parameters, work.seed.state)
+                inputs = check_inputs(simulator.variables, work.inputs, f"{where}/inputs")
+                outputs, steps = _steps(
+                    simulator, start, work.target, dt=binding.dt, inputs=inputs, where=where
+                )
+                return _Outcome(work, simulator, outputs, steps)
             start = work.target
             first = simulator.initialize(start, work.seed.parameters, work.seed.state)
             outputs = check_outputs(dict(first), start, where)

@@ -3,8 +3,10 @@
 One call, :func:`run_demo`, opens the services on a state folder (store, runtime, a supervised
 Mosquitto unless an MQTT URL is given, the MQTT connector), puts the station's models, twins
 and relationships in (once: a second run reuses the state), starts the simulated devices,
-serves the API and waits for Ctrl-C, SIGTERM or ``duration``. It then stops devices, server,
-connector, broker and store, in that order, so that nothing the devices sent is cut off half-way.
+serves the API, runs the station's physics in shadow mode once every device has reported (a
+shadow starts from the twin's latest values, which must be this run's), and waits for Ctrl-C,
+SIGTERM or ``duration``. It then stops devices, server, connector, broker and store, in that
+order, so that nothing the devices sent is cut off half-way.
 
 :func:`install_station` is the idempotent set-up step on its own, for scripts and tests that
 bring their own runtime.
@@ -34,7 +36,16 @@ from twinkit.api._serve import ApiServer, bind, ensure_admin_token
 from twinkit.core import Runtime
 from twinkit.errors import ConflictError, TwinkitError, ValidationError
 from twinkit.examples.pumps._devices import DeviceGroup, start_devices
-from twinkit.examples.pumps._layout import StationLayout, model_files, station_layout
+from twinkit.examples.pumps._layout import (
+    PIPE,
+    PUMP,
+    TANK,
+    VALVE,
+    StationLayout,
+    model_files,
+    station_layout,
+)
+from twinkit.examples.pumps._shadow import shadow_bindings
 from twinkit.examples.pumps._skab import skab_runs
 
 __all__ = [
@@ -44,6 +55,7 @@ __all__ = [
     "InstallReport",
     "install_station",
     "run_demo",
+    "start_station_shadow",
 ]
 
 logger = logging.getLogger(__name__)
@@ -58,7 +70,8 @@ _START_TIMEOUT: Final = 30.0
 class DemoOptions:
     """What the demo runs with. ``settings.data_dir`` is the state folder; ``skab_dir`` a SKAB
     data folder whose runs ``pump-skab`` replays (None: physics only); ``duration`` stops the
-    demo after that many seconds (None: run until interrupted)."""
+    demo after that many seconds (None: run until interrupted); ``shadow`` runs the station's
+    physics in shadow mode."""
 
     settings: Settings = field(default_factory=lambda: Settings(data_dir=DEFAULT_STATE))
     skab_dir: Path | None = None
@@ -66,6 +79,7 @@ class DemoOptions:
     speedup: float = 1.0
     seed: int = 0
     duration: float | None = None
+    shadow: bool = True
 
     def __post_init__(self) -> None:
         if not self.speedup > 0:
@@ -150,6 +164,19 @@ async def install_station(
         len(report.relationships),
     )
     return report
+
+
+async def start_station_shadow(services: Services, *, time_scale: float = 1.0) -> None:
+    """Run the station's simulators (:func:`shadow_bindings`) in shadow mode on ``services``.
+
+    Call it once the pump models are stored (after :func:`install_station`): each binding is
+    checked against them, and on a fresh state folder they are not there before. A shadow
+    starts from its twin's latest values when the twin's next data arrives, so start it once
+    the devices have reported. ``time_scale`` is the devices' speed-up.
+    """
+    for binding in shadow_bindings(time_scale=time_scale):
+        services.bindings.add(binding, services.runtime.models)
+    await services.start_shadow()
 
 
 @contextlib.contextmanager
@@ -246,6 +273,7 @@ async def _run_devices_and_server(
     secret: str | None,
     report: InstallReport,
 ) -> None:
+    started = services.clock()
     devices: DeviceGroup = await asyncio.to_thread(
         start_devices,
         _broker_url(services),
@@ -261,6 +289,9 @@ async def _run_devices_and_server(
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         await _wait_started(server, serving)
+        if options.shadow:
+            await _reported_since(services.runtime, _simulated_twins(layout), started, stop)
+            await start_station_shadow(services, time_scale=options.speedup)
         host, port = sock.getsockname()[:2]
         base = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
         for line in _banner(
@@ -272,6 +303,35 @@ async def _run_devices_and_server(
         await asyncio.to_thread(devices.stop)
         server.should_exit = True
         await serving
+
+
+def _simulated_twins(layout: StationLayout) -> list[str]:
+    """The twins of the station's physics (pump-skab replays a rig the physics do not model)."""
+    bound = {PUMP, PIPE, TANK, VALVE}
+    return [t.id for t in layout.twins if t.model in bound and t.id != layout.replay_twin]
+
+
+async def _reported_since(
+    runtime: Runtime, twin_ids: list[str], since: float, stop: asyncio.Event
+) -> None:
+    """Wait until every twin has telemetry from ``since`` on (at most ``_START_TIMEOUT`` s)."""
+
+    def fresh(twin_id: str) -> bool:
+        twin = runtime.find(twin_id)
+        return twin is not None and any(v.time >= since for v in twin.telemetry.values())
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _START_TIMEOUT
+    while not stop.is_set() and not all(map(fresh, twin_ids)):
+        if loop.time() > deadline:
+            silent = [t for t in twin_ids if not fresh(t)]
+            logger.warning(
+                "no telemetry from %s within %g s; shadow mode starts anyway",
+                ", ".join(silent),
+                _START_TIMEOUT,
+            )
+            return
+        await asyncio.sleep(0.05)
 
 
 async def _wait_started(server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
@@ -344,6 +404,11 @@ def _banner(
     if mqtt is not None:
         supervised = " (supervised mosquitto)" if services.broker is not None else ""
         yield f"  MQTT     {mqtt['url']}{supervised}"
+    if services.shadow is not None:
+        yield (
+            "  shadow   the physics of every pump, pipe, valve and tank runs beside them: "
+            "residual:<telemetry> = measured - simulated"
+        )
     token_file = settings.admin_token_file
     if secret is not None:
         yield f"  admin token (shown once, also in {token_file}): {secret}"
@@ -365,5 +430,14 @@ def _banner(
         f"  pump-1's live events: ws://{base.removeprefix('http://')}{API_PREFIX}/stream"
         "?twins=pump-1&token=$TWINKIT_TOKEN"
     )
+    if services.shadow is not None:
+        yield (
+            f'  curl -H "Authorization: Bearer $TWINKIT_TOKEN" '
+            f"{base}{API_PREFIX}/twins/pump-1/shadow"
+        )
+        yield (
+            f"  {twinkit} series pump-1 residual:vibration1 "
+            "--start $(($(date +%s) - 600)) --end $(date +%s) --width 10"
+        )
     stop = f"after {options.duration:g} s or on " if options.duration else "on "
     yield f"The demo stops {stop}Ctrl-C (devices, server, connector, broker, store, in that order)."
