@@ -7,6 +7,11 @@ parameters and an optional state, then advanced by ``step`` with the inputs held
 state can be read and written back (FMI's get/set FMU state), which is what forking a what-if
 scenario from a live twin and restarting a shadow run need.
 
+A simulator may also offer ``set_parameters(values)`` (FMI's tunable parameters): a what-if
+scenario that changes a parameter part-way through (an injected fault) calls it when it is
+there, and otherwise re-initializes the simulator and restores its state, which is only right
+for backends whose state does not hold the parameters.
+
 Backends: Python ODE models (:mod:`twinkit.sim._ode`), FMUs through FMPy, discrete-event models
 on SimPy, FEA with scikit-fem and reduced-order models. The engine (:func:`twinkit.sim.simulate`)
 drives any of them on either clock.
