@@ -20,7 +20,7 @@ from twinkit.cli import cli
 def public_modules() -> list[ModuleType]:
     """twinkit, and the layers with a public API of their own."""
     modules = [twinkit]
-    for name in ("twinkit.model", "twinkit.sim"):
+    for name in ("twinkit.model", "twinkit.sim", "twinkit.predict"):
         if importlib.util.find_spec(name) is not None:
             modules.append(importlib.import_module(name))
     return modules

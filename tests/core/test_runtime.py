@@ -411,3 +411,25 @@ def test_models_are_kept_immutable_and_deleted_only_when_unused(tmp_path: Path) 
             runtime.model_document(STATION)
 
     with_runtime(tmp_path, body)
+
+
+def test_behaviours_record_only_their_own_event_types(tmp_path: Path) -> None:
+    async def body(runtime: Runtime, clock: Clock) -> None:
+        await station(runtime)
+        made = await runtime.record_event(
+            "pump-1", EventType.PREDICTION_MADE, {"name": "rul"}, cause="predictor:x", time=1_005
+        )
+        assert (made.type, made.time, made.cause) == (
+            EventType.PREDICTION_MADE,
+            1_005.0,
+            "predictor:x",
+        )
+        assert (await runtime.events("pump-1"))[-1] == made
+        with pytest.raises(ValidationError, match="not an event behaviours may record"):
+            await runtime.record_event(
+                "pump-1", EventType.PROPERTY_REPORTED, {"name": "rated"}, cause="predictor:x"
+            )
+        with pytest.raises(NotFoundError):
+            await runtime.record_event("pump-9", EventType.PREDICTION_MADE, {}, cause="predictor:x")
+
+    with_runtime(tmp_path, body)

@@ -133,7 +133,7 @@ def test_a_version_1_database_migrates_in_place_and_keeps_its_data(tmp_path: Pat
             assert [t.id for t in await store.tokens()] == ["t1"]
 
     asyncio.run(first_open())
-    assert user_version(path) == SCHEMA_VERSION == 4
+    assert user_version(path) == SCHEMA_VERSION == 5
     # version 3's query index was rebuilt from the version-1 events on open
     twin = fold(EVENTS)
     assert twin is not None

@@ -10,6 +10,7 @@ from twinkit.api import (
     _routes_history,
     _routes_models,
     _routes_ops,
+    _routes_predict,
     _routes_query,
     _routes_scenarios,
     _routes_sim,
@@ -61,6 +62,7 @@ def create_app(services: Services) -> FastAPI:
     api.include_router(_routes_history.router)
     api.include_router(_routes_sim.router)
     api.include_router(_routes_scenarios.router)
+    api.include_router(_routes_predict.router)
     api.include_router(_stream.router)
     app.include_router(api)
     _redact_server_logs()

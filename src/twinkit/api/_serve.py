@@ -9,8 +9,9 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -68,10 +69,13 @@ async def serve(
     *,
     say: Callable[[str], None],
     bindings: Iterable[SimulationBinding] = (),
+    factories: Mapping[str, Any] | None = None,
 ) -> None:
-    """Open the services (with shadow mode for ``bindings``), serve the API until interrupted
-    (SIGINT/SIGTERM), then close."""
+    """Open the services (with shadow mode for ``bindings``, and ``factories`` of models to
+    train beside the installed ones), serve the API until interrupted (SIGINT/SIGTERM), then
+    close."""
     services = await Services.open(settings, bindings=bindings)
+    services.predictions.factories.update(factories or {})
     try:
         secret = await ensure_admin_token(services)
         sock = bind(settings.host, settings.port)

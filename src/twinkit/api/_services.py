@@ -2,8 +2,8 @@
 
 The API, the UI and the CLI are faces over one :class:`Services`. Opening order is store →
 runtime → broker (unless an MQTT URL is given) → connector → shadow runner (when simulation
-bindings are given); closing runs in reverse, and a failure half-way through closes what was
-already open.
+bindings are given) → prediction runner (the registry's active models); closing runs in
+reverse, and a failure half-way through closes what was already open.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from twinkit.api._auth import Authenticator
 from twinkit.api._settings import Settings
 from twinkit.connect import Mosquitto, MqttConnector, MqttMapping
 from twinkit.core import Runtime
+from twinkit.predict._service import Predictions
 from twinkit.sim._binding import Bindings, SimulationBinding
 from twinkit.sim._scenario import Scenarios
 from twinkit.sim._shadow import ShadowRunner
@@ -35,7 +36,9 @@ class Services:
 
     ``connector`` and ``broker`` are None when the server runs without MQTT (tests, or an
     embedding application that feeds the runtime itself). ``shadow`` runs the simulators of
-    ``bindings`` in step with live data once :meth:`start_shadow` ran (``open`` does it).
+    ``bindings`` in step with live data once :meth:`start_shadow` ran (``open`` does it);
+    ``predictions`` serves the registry's active models once ``predictions.start()`` ran
+    (``open`` does it) and trains models with the factories it knows.
     """
 
     settings: Settings
@@ -49,6 +52,7 @@ class Services:
     shadow: ShadowRunner | None = None
     auth: Authenticator = field(init=False)
     scenarios: Scenarios = field(init=False)
+    predictions: Predictions = field(init=False)
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -56,6 +60,7 @@ class Services:
         self.scenarios = Scenarios(
             self.store, self.runtime, bindings=lambda: self.bindings, clock=self.clock
         )
+        self.predictions = Predictions(self.store, self.runtime, clock=self.clock)
 
     @classmethod
     async def open(
@@ -81,6 +86,7 @@ class Services:
             if mqtt:
                 await services._start_mqtt()
             await services.start_shadow()
+            await services.predictions.start()
         except BaseException:
             await _close_all(closers)
             raise
@@ -117,6 +123,7 @@ class Services:
     async def close(self) -> None:
         """Close in reverse order of opening; safe to call twice."""
         await self.scenarios.close()  # runs end before the store they write to
+        await self.predictions.close()  # training and serving, before the runtime
         shadow, self.shadow = self.shadow, None
         if shadow is not None:  # before the runtime it writes to
             try:

@@ -26,6 +26,7 @@ from twinkit.examples.bracket._demo import BracketDemoOptions, run_bracket_demo
 from twinkit.examples.bracket._loads import Crack
 from twinkit.examples.pumps._demo import DEFAULT_STATE, DemoOptions, run_demo
 from twinkit.model.dtdl import ParseIssue, ParsingError, dumps, parse
+from twinkit.predict._factories import load_factories
 from twinkit.query._bulk import FORMATS, tqdm_progress
 from twinkit.query._bulk_columns import TIME_UNITS, TimeUnit
 from twinkit.query._bulk_export import SeriesFilter, export_series, export_twins
@@ -175,6 +176,13 @@ def _fail_on_errors(command: _F) -> _F:
     help="Run these simulators in shadow mode: a function (default 'bindings') of MODULE "
     "returning SimulationBinding objects (see docs/simulation.md).",
 )
+@click.option(
+    "--predictors",
+    metavar="MODULE[:ATTR]",
+    default=None,
+    help="Also offer these models for training: a mapping (default 'predictors') of MODULE "
+    "from names to factories (see docs/prediction.md); installed ones are always offered.",
+)
 @_fail_on_errors
 def serve(
     data_dir: str | None,
@@ -184,6 +192,7 @@ def serve(
     mqtt_url: str | None,
     mqtt_protocol: str | None,
     simulators: str | None,
+    predictors: str | None,
 ) -> None:
     """Run the API (and a supervised Mosquitto unless --mqtt-url is given) until Ctrl-C."""
     logging.basicConfig(
@@ -199,8 +208,9 @@ def serve(
         }
     )
     bindings = load_bindings(simulators) if simulators else []
+    factories = load_factories(predictors) if predictors else {}
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_api(settings, say=click.echo, bindings=bindings))
+        asyncio.run(serve_api(settings, say=click.echo, bindings=bindings, factories=factories))
 
 
 @cli.group()
@@ -893,4 +903,4 @@ def main() -> None:
     cli()
 
 
-from twinkit.cli import _history, _scenario  # noqa: E402, F401  (register their commands)
+from twinkit.cli import _history, _predict, _scenario  # noqa: E402, F401  (register their commands)

@@ -39,6 +39,7 @@ from twinkit.core._twin import (
     with_touch,
 )
 from twinkit.core._writes import (
+    check_behaviour_event,
     check_expected,
     check_twin_id,
     plan_relationship,
@@ -466,6 +467,29 @@ class Runtime:
             require_live(batch.twin(twin_id), twin_id)
             data = {"name": name, "severity": severity, "message": message}
             return batch.record(twin_id, EventType.ALERT_RAISED, data, batch.recorded)
+
+        return await self._write(cause, build)
+
+    async def record_event(
+        self,
+        twin_id: str,
+        type: EventType,
+        data: Mapping[str, Any],
+        *,
+        cause: str,
+        time: float | None = None,
+    ) -> Event:
+        """Log an event a behaviour raises (``PredictionMade``, ``ModelCalibrated``) on the twin.
+
+        Other types change twin state and have their own methods; asking for one here is a
+        ValidationError. ``time`` is when it happened (default: now).
+        """
+        check_behaviour_event(type, twin_id)
+
+        def build(batch: Batch) -> Event:
+            require_live(batch.twin(twin_id), twin_id)
+            at = batch.recorded if time is None else float(time)
+            return batch.record(twin_id, type, dict(data), at)
 
         return await self._write(cause, build)
 

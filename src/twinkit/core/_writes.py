@@ -6,12 +6,19 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from twinkit.core._events import EventType
 from twinkit.core._models import ModelRegistry
 from twinkit.core._twin import Twin
 from twinkit.errors import ConflictError, NotFoundError, ValidationError
 from twinkit.model import Relationship
 
-__all__ = ["check_expected", "check_twin_id", "plan_relationship", "require_live"]
+__all__ = [
+    "check_behaviour_event",
+    "check_expected",
+    "check_twin_id",
+    "plan_relationship",
+    "require_live",
+]
 
 _TWIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}")
 """Twin ids travel in MQTT topic levels and URL paths: no '/', '+', '#', spaces or '%'."""
@@ -99,3 +106,17 @@ def plan_relationship(
         )
     typed = registry.validator(source.model).relationship_properties(name, properties or {})
     return {"id": edge_id, "name": name, "target": target.id, "properties": typed}
+
+
+_BEHAVIOUR_EVENTS = frozenset({EventType.PREDICTION_MADE, EventType.MODEL_CALIBRATED})
+
+
+def check_behaviour_event(type: EventType, twin_id: str) -> None:
+    """Refuse an event type a behaviour may not record (the others change twin state)."""
+    if type not in _BEHAVIOUR_EVENTS:
+        raise ValidationError(
+            f"{type} is not an event behaviours may record",
+            path=f"{twin_id}/events",
+            expected=f"one of {sorted(e.value for e in _BEHAVIOUR_EVENTS)}",
+            got=str(type),
+        )

@@ -7,7 +7,7 @@ model). A predictor answers :class:`Prediction` objects, each with its uncertain
 and its nominal coverage); a detector answers an :class:`AnomalyScore` against its threshold.
 
 Predictions and scores go onto the twin as derived values (series ``predicted:<name>``,
-``predicted:<name>:lower`` / ``:upper``, ``predicted:anomaly_score``), never mixed with what the
+``predicted:<name>_lower`` / ``_upper``, ``predicted:anomaly_score``), never mixed with what the
 device reported, and as ``PredictionMade`` events.
 """
 

@@ -9,7 +9,8 @@ Beside the live data the store keeps the records the runtime and the API need ac
 the DTDL models uploaded, the API tokens (hashed: the store never sees a token) and the
 dead letters, messages twinkit could not accept, with their reason, until they are replayed.
 What-if scenarios (:class:`ScenarioRecord`) keep their simulated series in tables of their own,
-apart from reality's points.
+apart from reality's points. Trained predictors and detectors (:class:`PredictorRecord`) are
+kept by name and version with their serialized artifacts, one version per name active.
 
 :class:`Store` is a superset of :class:`twinkit.core.EventLog`, the part the runtime uses.
 The embedded backend is SQLite; PostgreSQL implements the same protocol later.
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from twinkit.core import EventLog, Point, Touch
+from twinkit.store._sqlite_predictors import PredictorRecord
 from twinkit.store._sqlite_scenarios import (
     ScenarioBuckets,
     ScenarioPoints,
@@ -32,6 +34,7 @@ from twinkit.store._sqlite_scenarios import (
 __all__ = [
     "DeadLetter",
     "Point",
+    "PredictorRecord",
     "ScenarioBuckets",
     "ScenarioPoints",
     "ScenarioRecord",
@@ -157,6 +160,41 @@ class Store(EventLog, Protocol):
         self, name: str, twin_id: str, series: str, start: float, end: float, *, width: float
     ) -> ScenarioBuckets:
         """Aggregates of one scenario series per bucket of ``width`` seconds from ``start``."""
+        ...
+
+    async def add_predictor(self, record: PredictorRecord, artifact: bytes) -> PredictorRecord:
+        """Keep a trained model and its artifact as the name's next version (numbered by the
+        store, never reused); returns it as kept. A checksum or size that does not match the
+        artifact is a ValidationError."""
+        ...
+
+    async def predictor(self, name: str, version: int) -> PredictorRecord:
+        """One version of a kept model; NotFoundError for an unknown name or version."""
+        ...
+
+    async def predictors(self, name: str | None = None) -> list[PredictorRecord]:
+        """Every kept version (of ``name``), by name then version."""
+        ...
+
+    async def active_predictors(self) -> list[PredictorRecord]:
+        """The active version of every name that has one, by name."""
+        ...
+
+    async def predictor_artifact(self, name: str, version: int) -> bytes:
+        """The artifact of one version; NotFoundError for an unknown version, StoreError when
+        its artifact is missing."""
+        ...
+
+    async def activate_predictor(self, name: str, version: int) -> PredictorRecord:
+        """Make ``version`` the only active version of ``name``; returns it as kept."""
+        ...
+
+    async def deactivate_predictor(self, name: str) -> None:
+        """Leave no version of ``name`` active; NotFoundError for an unknown name."""
+        ...
+
+    async def delete_predictor(self, name: str, version: int) -> None:
+        """Forget one version and its artifact; ConflictError while it is active."""
         ...
 
     async def close(self) -> None: ...

@@ -39,6 +39,7 @@ from twinkit.store._protocol import DeadLetter, Store, TokenRecord
 from twinkit.store._sqlite_engine import BUSY_TIMEOUT_S, SQLiteEngine, Synchronous, connect
 from twinkit.store._sqlite_history import TwinRows
 from twinkit.store._sqlite_maintenance import Maintenance
+from twinkit.store._sqlite_predictors import PredictorMethods
 from twinkit.store._sqlite_readers import ReaderPool
 from twinkit.store._sqlite_records import RecordsEngine
 from twinkit.store._sqlite_scenarios import ScenarioMethods
@@ -51,12 +52,13 @@ _T = TypeVar("_T")
 _SYNCHRONOUS = ("NORMAL", "FULL")
 
 
-class SQLiteStore(ScenarioMethods):
+class SQLiteStore(ScenarioMethods, PredictorMethods):
     """A :class:`~twinkit.store.Store` in one SQLite file (or in memory).
 
     Open with ``store = await SQLiteStore.open(path)`` and ``await store.close()`` when done,
     or ``async with await SQLiteStore.open(path) as store:``. The what-if scenario methods
-    come from :class:`~twinkit.store._sqlite_scenarios.ScenarioMethods`.
+    come from :class:`~twinkit.store._sqlite_scenarios.ScenarioMethods`, the predictor registry
+    methods from :class:`~twinkit.store._sqlite_predictors.PredictorMethods`.
     """
 
     __slots__ = (

@@ -231,7 +231,46 @@ _V4 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4)
+_V5 = Migration(
+    version=5,
+    description="the registry of trained predictors and detectors, with their artifacts",
+    statements=(
+        # One row per version of a trained model. `info` is the orjson of what the predict
+        # layer records (inputs, window, training range, metrics, environment...); `checksum`
+        # (sha256, hex) and `size` describe the artifact, kept apart so listing never reads it.
+        """CREATE TABLE predictors (
+            name     TEXT    NOT NULL,
+            version  INTEGER NOT NULL,
+            model    TEXT    NOT NULL,
+            kind     TEXT    NOT NULL,
+            active   INTEGER NOT NULL DEFAULT 0,
+            created  REAL    NOT NULL,
+            cause    TEXT    NOT NULL,
+            checksum TEXT    NOT NULL,
+            size     INTEGER NOT NULL,
+            info     BLOB    NOT NULL,
+            PRIMARY KEY (name, version)
+        ) WITHOUT ROWID""",
+        # At most one active version per name, whatever writes the table.
+        "CREATE UNIQUE INDEX predictors_active ON predictors (name) WHERE active = 1",
+        # The last version number handed out per name: deleting the newest version never
+        # makes its number come back for a different model.
+        """CREATE TABLE predictor_names (
+            name         TEXT    PRIMARY KEY,
+            last_version INTEGER NOT NULL
+        )""",
+        # The serialized fitted objects (a rowid table: large blobs stay off the b-tree's
+        # interior pages).
+        """CREATE TABLE predictor_artifacts (
+            name    TEXT    NOT NULL,
+            version INTEGER NOT NULL,
+            data    BLOB    NOT NULL,
+            UNIQUE (name, version)
+        )""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5)
 """Every schema step, in order; ``MIGRATIONS[i].version == i + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
