@@ -13,6 +13,7 @@ Three levels, as in :mod:`twinkit.sim`:
 
 from __future__ import annotations
 
+from twinkit.predict._cmapss import CmapssSubset, load_cmapss, read_cmapss, read_rul
 from twinkit.predict._detect import BatchDetector
 from twinkit.predict._detect import Features as DetectorFeatures
 from twinkit.predict._detect_ensemble import EnsembleDetector, default_detector
@@ -41,6 +42,9 @@ from twinkit.predict._protocol import (
 )
 from twinkit.predict._registry import LoadedModel, PredictorRegistry
 from twinkit.predict._registry_entry import Limit, RegistryEntry
+from twinkit.predict._rul import RulConfig, RulPredictor
+from twinkit.predict._rul_metrics import RulEvaluation, interval_coverage, phm08_score
+from twinkit.predict._rul_regimes import Regimes, detect_regimes, fit_regimes
 from twinkit.predict._service import Predictions, TrainingJob, TrainRequest
 from twinkit.predict._skab import (
     Confusion,
@@ -58,6 +62,7 @@ __all__ = [
     "AnomalyScore",
     "AutoencoderDetector",
     "BatchDetector",
+    "CmapssSubset",
     "Confusion",
     "Detector",
     "DetectorFeatures",
@@ -79,9 +84,13 @@ __all__ = [
     "Predictor",
     "PredictorRegistry",
     "Progress",
+    "Regimes",
     "RegistryEntry",
     "ResidualCusumDetector",
     "RobustZDetector",
+    "RulConfig",
+    "RulEvaluation",
+    "RulPredictor",
     "ServingStatus",
     "SimilarityDetector",
     "SkabResult",
@@ -91,12 +100,19 @@ __all__ = [
     "TrainingSet",
     "Window",
     "default_detector",
+    "detect_regimes",
     "evaluate",
     "evaluate_alarms",
     "evaluate_forecaster",
     "evaluate_skab",
+    "fit_regimes",
+    "interval_coverage",
+    "load_cmapss",
     "load_factories",
     "outlier_metrics",
+    "phm08_score",
+    "read_cmapss",
+    "read_rul",
     "read_skab_run",
     "rolling_origin",
     "skab_runs",
