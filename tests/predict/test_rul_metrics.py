@@ -65,6 +65,15 @@ def test_interval_table_covers_held_out_residuals_per_band() -> None:
     assert table.interval(float(fresh[0])) == pytest.approx((lower[0], upper[0]))
 
 
+def test_an_empty_band_falls_back_to_all_residuals() -> None:
+    predicted = np.array([0.0] * 5 + [10.0] * 5)  # edges at 0 and 10: nothing lies below 0
+    target = predicted + np.array([-1, 1, -1, 1, 0, -2, 2, -2, 2, 0])
+    table = IntervalTable.calibrate(predicted, target, np.arange(10), level=0.5, bands=3, cap=125.0)
+    assert len(table.edges) == 2
+    low, high = table.interval(5.0)
+    assert np.isfinite([low, high]).all() and low < 5.0 < high
+
+
 def test_intervals_stay_within_zero_and_the_cap_and_hold_the_estimate() -> None:
     table = IntervalTable(np.array([]), np.array([-30.0]), np.array([40.0]), 0.9, 125.0)
     assert table.interval(10.0) == (0.0, 50.0)

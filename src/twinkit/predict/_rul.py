@@ -5,7 +5,9 @@ The pipeline, trained from engines run to failure (one frame per engine, one row
 1. operating regimes: sensors standardised per flight condition, constant sensors dropped
    (:mod:`._rul_regimes`);
 2. a health index: the least-squares linear map from the normalised sensors to the capped
-   target, one less noisy signal added to the sensors;
+   target, one less noisy signal added to the sensors (fitted once on all training engines,
+   like the regimes: a dozen coefficients from thousands of cycles, which hardly flatters the
+   out-of-fold figures below);
 3. windowed features of every signal: latest value, trailing means and slopes over several
    lengths, exponential smoothing, and the engine's age (:mod:`._rul_features`);
 4. targets: remaining cycles capped at ``cap`` (piecewise linear: early in life wear does not
@@ -203,14 +205,6 @@ class RulPredictor:
     ) -> _Model:
         config = self.config
         row_fold = engine_folds(data.engines, config.folds, config.seed)[data.engine]
-        steps, done = len(config.members) * (config.folds + 1), 0
-
-        def step() -> None:
-            nonlocal done
-            done += 1
-            if progress is not None:
-                progress(done / steps)
-
         fitted, out_of_fold = fit_members(
             config.members,
             data.features,
@@ -219,7 +213,7 @@ class RulPredictor:
             seed=config.seed,
             size=config.size,
             threads=config.threads,
-            step=step,
+            progress=progress,
         )
         weights = stack_weights(out_of_fold, data.target)
         used = [n for n, weight in enumerate(weights) if weight > 0]
@@ -372,7 +366,7 @@ class _Dataset:
 
 def _table(frame: pd.DataFrame, columns: Sequence[str], number: int) -> Array:
     """The ``columns`` of one engine's frame as a finite float array, or a clear error."""
-    where = f"engine {frame.attrs.get('unit', number)}"
+    where = str(frame.attrs.get("twin_id") or f"engine {frame.attrs.get('unit', number)}")
     missing = [name for name in columns if name not in frame.columns]
     if missing:
         raise ValidationError(

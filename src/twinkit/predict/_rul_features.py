@@ -33,8 +33,9 @@ class FeatureSpec:
     ``smoothing`` holds the factors ``a`` of exponential smoothing (weights ``(1 - a) ** k`` for
     the value ``k`` cycles back) over the newest ``smoothing_span`` cycles; ``age`` adds the
     engine's age (its cycle count) as a feature. The defaults were chosen by out-of-fold RMSE
-    over C-MAPSS training engines: windows up to 300 cycles beat 30 (the usual choice) by
-    about five cycles of RMSE, since wear builds up over the whole life.
+    over C-MAPSS training engines: windows of up to 200 cycles beat windows of up to 30 (the
+    usual choice) by over three cycles (FD001: 15.6 to 12.2), and 300 did a little better
+    still; wear builds up over the whole life.
     """
 
     means: tuple[int, ...] = (5, 10, 20, 30, 60, 100, 200, 300)

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from twinkit.errors import ValidationError
+from twinkit.predict._protocol import Progress
 
 __all__ = ["MEMBERS", "IntervalTable", "engine_folds", "fit_members", "stack_weights"]
 
@@ -27,7 +28,6 @@ logger = logging.getLogger(__name__)
 
 Array = npt.NDArray[np.float64]
 Index = npt.NDArray[np.intp]
-Step = Callable[[], None]
 
 
 def _boosting(seed: int, size: int, leaves: int = 15, share: float | None = 0.5) -> Any:
@@ -110,9 +110,10 @@ def fit_members(
     seed: int,
     size: int,
     threads: int,
-    step: Step,
+    progress: Progress | None,
 ) -> tuple[dict[str, Any], Array]:
-    """Each member fitted on all rows, and its out-of-fold predictions (rows x members).
+    """Each member fitted on all rows, and its out-of-fold predictions (rows x members);
+    ``progress`` hears the share of fits done.
 
     ``threads`` caps the OpenMP/BLAS threads of the fits: scikit-learn's gradient boosting
     spins its threads at every barrier, and on a machine busy with other work two threads were
@@ -123,7 +124,9 @@ def fit_members(
     for name in names:  # import the members' modules first: a limit reaches loaded libraries only
         MEMBERS[name](seed, size)
     with threadpool_limits(limits=threads):
-        return _fit_members(names, features, target, row_fold, seed=seed, size=size, step=step)
+        return _fit_members(
+            names, features, target, row_fold, seed=seed, size=size, progress=progress
+        )
 
 
 def _fit_members(
@@ -134,9 +137,10 @@ def _fit_members(
     *,
     seed: int,
     size: int,
-    step: Step,
+    progress: Progress | None,
 ) -> tuple[dict[str, Any], Array]:
     folds = int(row_fold.max()) + 1
+    fits, done = len(names) * (folds + 1), 0
     out_of_fold = np.empty((len(target), len(names)))
     fitted: dict[str, Any] = {}
     for column, name in enumerate(names):
@@ -145,9 +149,13 @@ def _fit_members(
             held = row_fold == fold
             model = make(seed, size).fit(features[~held], target[~held])
             out_of_fold[held, column] = model.predict(features[held])
-            step()
+            done += 1
+            if progress is not None:
+                progress(done / fits)
         fitted[name] = make(seed, size).fit(features, target)
-        step()
+        done += 1
+        if progress is not None:
+            progress(done / fits)
         logger.info(
             "rul member %s: out-of-fold RMSE %.2f",
             name,
@@ -197,6 +205,8 @@ class IntervalTable:
         lower, upper = [], []
         for b in range(len(edges) + 1):
             inside = band == b
+            if not inside.any():  # interpolated edges can leave a band empty: use them all
+                inside = np.ones(len(band), dtype=bool)
             engines = max(len(np.unique(groups[inside])), 1)
             widen = min(1.0, math.ceil((engines + 1) * (1 - tail)) / engines)
             lower.append(float(np.quantile(residual[inside], 1.0 - widen)))
