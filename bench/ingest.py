@@ -281,8 +281,14 @@ def memory(twins: int) -> dict[str, float]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def configs(quick: bool) -> list[tuple[int, int, int, int]]:
-    """(qos, points per message, twins, messages)."""
+Config = tuple[int, int, int, int]
+
+
+def configs(quick: bool, chosen: list[Config] | None = None) -> list[Config]:
+    """(qos, points per message, twins, messages): those of ``--config`` when given, else the
+    quick subset or the full grid."""
+    if chosen:
+        return chosen
     if quick:
         return [(1, 1, 1_000, 20_000), (1, 50, 1_000, 2_000)]
     return [
@@ -293,14 +299,31 @@ def configs(quick: bool) -> list[tuple[int, int, int, int]]:
     ]
 
 
-async def throughput(quick: bool, repeat: int) -> list[dict[str, Any]]:
+def parse_config(text: str) -> Config:
+    """``QOS:POINTS:TWINS[:COUNT]``, e.g. ``0:1:100000`` (COUNT defaults as in the full run)."""
+    try:
+        numbers = [int(part) for part in text.split(":")]
+    except ValueError:
+        numbers = []
+    if len(numbers) not in (3, 4) or numbers[0] not in (0, 1) or min(numbers[1:]) < 1:
+        raise argparse.ArgumentTypeError(
+            f"bad --config {text!r}: expected QOS:POINTS:TWINS[:COUNT], e.g. 0:1:100000"
+        )
+    qos, points, twins = numbers[:3]
+    count = numbers[3] if len(numbers) == 4 else (50_000 if points == 1 else 5_000)
+    return qos, points, twins, count
+
+
+async def throughput(
+    quick: bool, repeat: int, chosen: list[Config] | None = None
+) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         # No autosaves: writing a queue of 100k messages to disk stalls the broker for seconds.
         broker = QueueingMosquitto(Path(tmp), max_inflight=1000, autosave_interval=3600)
         await broker.start()
         try:
-            for qos, points, twins, count in configs(quick):
+            for qos, points, twins, count in configs(quick, chosen):
                 runs = [
                     await one_config(
                         broker, Path(tmp), qos=qos, points=points, twins=twins, count=count
@@ -332,15 +355,30 @@ async def throughput(quick: bool, repeat: int) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a small subset, for a smoke run")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per configuration (median)")
+    parser.add_argument(
+        "--repeat", type=int, help="runs per configuration (median); 3, or 1 with --quick"
+    )
+    parser.add_argument(
+        "--config",
+        action="append",
+        type=parse_config,
+        metavar="QOS:POINTS:TWINS[:COUNT]",
+        help="run this throughput configuration instead (repeatable), e.g. 0:1:100000",
+    )
+    parser.add_argument(
+        "--throughput-only", action="store_true", help="leave out the latency and memory figures"
+    )
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
         memory_child(args.memory_child)
         return
     print(describe(), flush=True)
-    repeat = 1 if args.quick else args.repeat
-    rows = asyncio.run(throughput(args.quick, repeat))
+    repeat = args.repeat or (1 if args.quick else 3)
+    rows = asyncio.run(throughput(args.quick, repeat, args.config))
+    if args.throughput_only:
+        print(json.dumps({"throughput": rows}))
+        return
     lat = asyncio.run(latency(5_000, 3 if args.quick else 10))
     print(
         f"latency at {lat['rate']:,.0f} msg/s (QoS1, publish -> WebSocket event): "

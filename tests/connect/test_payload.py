@@ -157,6 +157,7 @@ def test_content_template_takes_the_bare_value() -> None:
         (b"{}", "no values", f"{TOPIC} $"),
         (b'{"ts": 1}', "no values", f"{TOPIC} $"),
         (b'{"ts": true, "temp": 1}', "bad timestamp", f"{TOPIC} $.ts"),
+        (b'{"ts": null, "temp": 1}', "bad timestamp", f"{TOPIC} $.ts"),
         (b'{"ts": -5, "temp": 1}', "bad timestamp", f"{TOPIC} $.ts"),
         (b'{"ts": "yesterday", "temp": 1}', "not ISO 8601", f"{TOPIC} $.ts"),
         (b'{"ts": "2024-05-29T12:00:00", "temp": 1}', "needs a zone", f"{TOPIC} $.ts"),
@@ -210,6 +211,29 @@ def test_fast_topic_match_agrees_with_the_template_regex(parts: list[str]) -> No
         assert template._affixes is not None  # these take the string path, not the regex
         found = template._pattern.fullmatch(topic)
         assert template.match(topic) == (None if found is None else found.groupdict())
+
+
+@given(st.lists(st.sampled_from(["a", "site", "telemetry", "", "x/", "/a", "b+"]), max_size=5))
+def test_report_routes_agree_with_the_template_regexes(parts: list[str]) -> None:
+    """match_report takes the string path for whole-level templates, tried in order."""
+    mapping = MqttMapping(reports=tuple(t.template for t in _TEMPLATES))
+    topic = "/".join(parts)
+    expected = None
+    for template in _TEMPLATES:
+        found = template._pattern.fullmatch(topic)
+        if found is not None:
+            expected = (found["twin_id"], None)
+            break
+    assert mapping.match_report(topic) == expected
+
+
+def test_timestamps_in_seconds_milliseconds_and_integers() -> None:
+    for ts, seconds in ((1717000000.5, 1717000000.5), (1717000000123.0, 1717000000.123)):
+        (reading,) = report({"ts": ts, "values": {"temp": 1}})
+        assert reading.time == pytest.approx(seconds) and type(reading.time) is float
+    (reading,) = report({"ts": 1717000000, "temp": 1})
+    assert reading.time == 1717000000.0 and type(reading.time) is float
+    assert dict(reading.values) == {"temp": 1}
 
 
 def test_parse_time_rejects_numbers_out_of_range() -> None:

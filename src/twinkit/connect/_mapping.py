@@ -98,16 +98,28 @@ class TopicTemplate:
                 affixes = (prefix, suffix)
         return cls(template, tuple(variables), "/".join(filter_levels), pattern, affixes)
 
-    def match(self, topic: str) -> dict[str, str] | None:
-        """The variables of ``topic``, or None when it does not fit this template."""
+    @property
+    def whole_level(self) -> bool:
+        """Whether the template has one variable, making up a whole level (no regex needed)."""
+        return self._affixes is not None
+
+    def level_value(self, topic: str) -> str | None:
+        """The value of the one variable of a :attr:`whole_level` template in ``topic``, or
+        None when ``topic`` does not fit (always None for other templates)."""
         affixes = self._affixes
-        if affixes is not None:  # the hot path of ingest: string tests, no regex
+        if affixes is not None:
             prefix, suffix = affixes
             if topic.startswith(prefix) and topic.endswith(suffix):
                 value = topic[len(prefix) : len(topic) - len(suffix)]
                 if value and "/" not in value:
-                    return {self.variables[0]: value}
-            return None
+                    return value
+        return None
+
+    def match(self, topic: str) -> dict[str, str] | None:
+        """The variables of ``topic``, or None when it does not fit this template."""
+        if self._affixes is not None:
+            value = self.level_value(topic)
+            return None if value is None else {self.variables[0]: value}
         found = self._pattern.fullmatch(topic)
         return None if found is None else found.groupdict()
 
@@ -271,6 +283,11 @@ class MqttMapping:
     def match_report(self, topic: str) -> tuple[str, str | None] | None:
         """``(twin_id, content or None)`` of a report topic, or None when no template fits."""
         for template in self.report_templates:
+            if template.whole_level:  # the hot path of ingest: its one variable is {twin_id}
+                twin_id = template.level_value(topic)
+                if twin_id is not None:
+                    return twin_id, None
+                continue
             found = template.match(topic)
             if found is not None:
                 return found["twin_id"], found.get("content")

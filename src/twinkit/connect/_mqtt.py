@@ -299,6 +299,7 @@ class MqttConnector:
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
+        client.on_publish_data = self._on_publish_data
         return client
 
     # --- paho's callbacks (on the loop thread, from inside the driver's reads) ---------------
@@ -375,16 +376,29 @@ class MqttConnector:
             )
 
     def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        """A message paho decoded (MQTT 5 properties, or split across reads)."""
         try:
             topic = msg.topic
         except UnicodeDecodeError:
             logger.warning("MQTT connector %r dropped a message with a non-UTF-8 topic", self.name)
             return
+        self._receive(topic, bytes(msg.payload), msg.qos, msg.mid)
+
+    def _on_publish_data(self, topic: bytes, payload: bytes, qos: int, mid: int) -> None:
+        """A message LoopClient decoded itself (most of them)."""
+        try:
+            text = topic.decode()
+        except UnicodeDecodeError:
+            logger.warning("MQTT connector %r dropped a message with a non-UTF-8 topic", self.name)
+            return
+        self._receive(text, payload, qos, mid)
+
+    def _receive(self, topic: str, payload: bytes, qos: int, mid: int) -> None:
         if self._stopping:
             return  # not acknowledged: the broker redelivers it to the next session
         self._counters.received += 1
         inbox = self._inbox
-        inbox.append(_Message(topic, bytes(msg.payload), msg.qos, msg.mid, self._generation))
+        inbox.append(_Message(topic, payload, qos, mid, self._generation))
         self._in_flight += 1
         if self._in_flight >= self.window and self._driver is not None:
             self._driver.pause_reading()  # the broker holds the rest until slots come free

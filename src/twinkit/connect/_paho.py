@@ -13,6 +13,11 @@ that relies on paho internals (``_sock_recv``, ``_sock_close``, ``_create_socket
 
 - paho reads each packet with three ``recv`` calls (type byte, length byte, body); LoopClient
   reads up to 64 KiB at a time and serves paho from that buffer;
+- a QoS 0 or 1 PUBLISH that lies whole in that buffer (without MQTT 5 properties) is decoded
+  here and handed to ``on_publish_data`` as plain ``(topic, payload, qos, mid)``: paho's
+  general packet reader, its ``MQTTMessage`` (with a ``threading.Condition``) and its logging
+  cost several times what the rest of ingest costs per message. Every other packet, and every
+  PUBLISH split across reads, QoS 2 or with properties, goes through paho as before;
 - a batch of PUBACKs is queued as one write instead of one write per message;
 - every message goes straight to ``on_message`` (paho first matches each topic against
   per-topic callbacks, which twinkit does not use).
@@ -24,10 +29,11 @@ import asyncio
 import contextlib
 import logging
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import paho.mqtt.client as paho
+from paho.mqtt.enums import MQTTErrorCode
 
 if TYPE_CHECKING:
     from paho.mqtt.client import SocketLike
@@ -39,6 +45,7 @@ logger = logging.getLogger(__name__)
 _READ_SIZE: Final = 65536
 _PACKETS_PER_PASS: Final = 4096  # then let other callbacks of the loop run
 _PUBACK: Final = 0x40
+_PUBLISH: Final = 0x30
 _PUBACK_HEADER: Final = (_PUBACK << 24) | (2 << 16)  # fixed header, remaining length 2, then mid
 _MISC_INTERVAL: Final = 1.0
 _CLOSE_WAIT: Final = 2.0
@@ -57,6 +64,10 @@ for _name in (
             " lacks it"
         )
 
+PublishData = Callable[[bytes, bytes, int, int], None]
+"""``on_publish_data(topic, payload, qos, mid)``: a PUBLISH decoded by :class:`LoopClient`
+(``topic`` as sent, not yet decoded from UTF-8; ``mid`` 0 for QoS 0)."""
+
 
 class LoopClient(paho.Client):
     """A paho client with buffered socket reads and batched PUBACKs, for :class:`LoopDriver`."""
@@ -66,7 +77,12 @@ class LoopClient(paho.Client):
         self._rbuf = b""  # received from the socket, not yet handed to paho
         self._rpos = 0
         self._ready: SocketLike | None = None  # opened off the loop, for the next reconnect()
+        self._v5 = self._protocol == paho.MQTTv5
         self.drained = False  # the last read found the buffer empty and the socket would block
+        # PUBLISH packets decoded here go to this instead of on_message (None: all to paho)
+        self.on_publish_data: PublishData | None = None
+        if not isinstance(getattr(self, "_in_packet", None), dict):  # pragma: no cover - paho
+            raise ImportError("twinkit.connect needs paho's Client._in_packet (paho-mqtt 2.1/2.2)")
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -84,6 +100,80 @@ class LoopClient(paho.Client):
         end = pos + bufsize
         self._rbuf, self._rpos = buf, end
         return buf[pos:end] if pos or end < len(buf) else buf
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        """Handle one packet: a whole PUBLISH in the buffer here, anything else through paho."""
+        if self.on_publish_data is not None and self._in_packet["command"] == 0:
+            decoded = self._read_publish()
+            if decoded is None and self._refill():  # a packet's head only, or nothing yet
+                decoded = self._read_publish()
+            if decoded:
+                return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return super().loop_read(max_packets)
+
+    def _refill(self) -> bool:
+        """Read more behind what is left in the buffer; False when nothing came (paho's read
+        then meets the same would-block, error or end of stream and handles it)."""
+        try:
+            more = super()._sock_recv(_READ_SIZE)
+        except OSError:  # BlockingIOError included
+            return False
+        if not more:
+            return False
+        self._rbuf, self._rpos = self._rbuf[self._rpos :] + more, 0
+        return True
+
+    def _read_publish(self) -> bool | None:
+        """Decode the QoS 0/1 PUBLISH at the head of the buffer and hand it on.
+
+        True when done; None when the buffer ends before the packet does; False (nothing
+        consumed) for any other packet: QoS 2, MQTT 5 properties, malformed ones (paho reads
+        those and reports what is wrong).
+        """
+        buf, pos = self._rbuf, self._rpos
+        size = len(buf)
+        if size - pos < 2:
+            return None
+        header = buf[pos]
+        qos = (header >> 1) & 3
+        if header & 0xF0 != _PUBLISH or qos > 1:
+            return False
+        length, shift, at = 0, 0, pos + 1
+        while True:  # the remaining length: 1 to 4 bytes, 7 bits each, low bits first
+            if at >= size:
+                return None
+            byte = buf[at]
+            at += 1
+            length |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                break
+            shift += 7
+            if shift > 21:
+                return False
+        end = at + length
+        if end > size:
+            return None
+        if length < 2:
+            return False
+        topic_end = at + 2 + ((buf[at] << 8) | buf[at + 1])
+        body = topic_end + (2 if qos else 0)
+        if topic_end == at + 2 or body + self._v5 > end:
+            return False  # an empty topic (MQTT 5: an alias), or lengths that do not fit
+        mid = (buf[topic_end] << 8) | buf[topic_end + 1] if qos else 0
+        if self._v5:
+            if buf[body]:
+                return False  # properties: paho decodes them
+            body += 1
+        topic, payload = buf[at + 2 : topic_end], buf[body:end]
+        self._rpos = end
+        self._last_bytes_received = paho.time_func()  # what paho's keepalive check reads
+        callback = self.on_publish_data
+        assert callback is not None
+        try:
+            callback(topic, payload, qos, mid)
+        except Exception:
+            logger.exception("MQTT on_publish_data failed on a message to %r", topic)
+        return True
 
     def buffered(self) -> bool:
         """Whether received bytes wait in the buffer (the socket will not signal them again)."""

@@ -200,11 +200,16 @@ def _record(
         )
     ts_key, values_key = mapping.timestamp_field, mapping.values_field
     time = None
-    if ts_key in obj:
-        time = parse_time(obj[ts_key], f"{where}.{ts_key}")
+    stamp = obj.get(ts_key)
+    if type(stamp) is float and 0.0 <= stamp <= _LARGEST:  # the hot path: parse_time inlined
+        time = stamp / 1000.0 if stamp > _MS_THRESHOLD else stamp
+    elif stamp is not None or ts_key in obj:
+        time = parse_time(stamp, f"{where}.{ts_key}")
     values = obj.get(values_key)
     if type(values) is dict:
-        known = 1 + (ts_key in obj) + sum(key in obj for key in skip)
+        known = 1 if time is None else 2
+        if skip:
+            known += sum(key in obj for key in skip)
         if len(obj) > known:
             extra = sorted(set(obj) - {ts_key, values_key, *skip})
             raise ValidationError(

@@ -5,13 +5,18 @@ twin, so later steps of the same batch see earlier ones (sequence numbers, "is t
 unchanged?"). Nothing touches the live graph until the store has committed the batch; then
 :meth:`Batch.twins` is installed as a whole. Messages are validated before
 anything of theirs is staged, so staging never fails half-way.
+
+Telemetry is the hot path of ingest (one reading per device message, thousands per batch): its
+points are kept as columns (:class:`PointColumns`), not as one :class:`Point` object each, and
+its transient ``TelemetryReceived`` events are made only when somebody listens to them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import repeat
+from typing import Any, overload
 
 from twinkit.core._events import Event, EventType
 from twinkit.core._graph import TwinGraph
@@ -26,25 +31,86 @@ from twinkit.core._twin import (
     with_touch,
 )
 
-__all__ = ["Batch"]
+__all__ = ["Batch", "PointColumns"]
+
+
+class PointColumns(Sequence[Point]):
+    """Points as four columns (twin ids, names, times, values): a ``Sequence[Point]`` whose
+    items are made when read, while a store that knows the class reads the columns."""
+
+    __slots__ = ("names", "times", "twin_ids", "values")
+
+    def __init__(self, points: Iterable[Point] = ()) -> None:
+        self.twin_ids: list[str] = []
+        self.names: list[str] = []
+        self.times: list[float] = []
+        self.values: list[Any] = []
+        self.extend(points)
+
+    def add(self, twin_id: str, name: str, time: float, value: Any) -> None:
+        self.twin_ids.append(twin_id)
+        self.names.append(name)
+        self.times.append(time)
+        self.values.append(value)
+
+    def add_values(self, twin_id: str, values: Mapping[str, Any], time: float) -> None:
+        """One point per entry of ``values`` (name -> value), all of one twin and time."""
+        count = len(values)
+        self.twin_ids.extend(repeat(twin_id, count))
+        self.names.extend(values)
+        self.times.extend(repeat(time, count))
+        self.values.extend(values.values())
+
+    def append(self, point: Point) -> None:
+        self.add(point.twin_id, point.name, point.time, point.value)
+
+    def extend(self, points: Iterable[Point]) -> None:
+        for point in points:
+            self.add(point.twin_id, point.name, point.time, point.value)
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    @overload
+    def __getitem__(self, index: int) -> Point: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Point]: ...
+
+    def __getitem__(self, index: int | slice) -> Point | list[Point]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return Point(self.twin_ids[index], self.names[index], self.times[index], self.values[index])
+
+    def __iter__(self) -> Iterator[Point]:
+        return map(Point, self.twin_ids, self.names, self.times, self.values)
+
+    def __repr__(self) -> str:
+        return f"PointColumns({list(self)!r})"
 
 
 @dataclass(slots=True)
 class Batch:
-    """Staged changes; ``cause`` and ``recorded`` are stamped on every event."""
+    """Staged changes; ``cause`` and ``recorded`` are stamped on every event.
+
+    ``telemetry_events`` False stages no ``TelemetryReceived`` events (for a runtime whose
+    subscribers do not listen to them: one event per reading is most of the cost of staging).
+    """
 
     graph: TwinGraph
     cause: str
     recorded: float
+    telemetry_events: bool = True
     events: list[Event] = field(default_factory=list)
-    points: list[Point] = field(default_factory=list)
+    points: PointColumns = field(default_factory=PointColumns)
     touches: list[Touch] = field(default_factory=list)
     published: list[Event] = field(default_factory=list)  # persisted and transient, in order
     twins: dict[str, Twin] = field(default_factory=dict)  # working copies, deleted ones too
     seqs: dict[str, int] = field(default_factory=dict)
-    # twin id -> telemetry name -> (time, value): the newest of this batch, made TelemetryValues
-    # by finish() (cheap tuples on the hot path; most are overwritten before the batch ends)
-    newest: dict[str, dict[str, tuple[float, Any]]] = field(default_factory=dict)
+    # twin id -> (the twin as telemetry() first saw it, telemetry name -> (time, value)): the
+    # newest values of this batch, made TelemetryValues by finish() (cheap tuples on the hot
+    # path; most are overwritten before the batch ends)
+    newest: dict[str, tuple[Twin, dict[str, tuple[float, Any]]]] = field(default_factory=dict)
     # twin id -> derived series name -> its newest value of this batch
     newest_derived: dict[str, dict[str, TelemetryValue]] = field(default_factory=dict)
 
@@ -97,14 +163,14 @@ class Batch:
         """
         state = twin.properties.get(name)
         if state is not None and state.reported_time is not None and time < state.reported_time:
-            self.points.append(Point(twin.id, name, time, value))
+            self.points.add(twin.id, name, time, value)
         elif state is not None and state.has_reported and state.reported == value:
             touched = with_touch(twin, name, time)
             if touched is not twin:
                 self.touches.append(Touch(twin.id, name, time))
                 self.twins[twin.id] = touched
         else:
-            self.points.append(Point(twin.id, name, time, value))
+            self.points.add(twin.id, name, time, value)
             self.record(twin.id, EventType.PROPERTY_REPORTED, {"name": name, "value": value}, time)
         return self._live(twin.id)
 
@@ -125,16 +191,17 @@ class Batch:
         self.record(twin.id, EventType.DESIRED_PROPERTY_ACKNOWLEDGED, data, time)
         return self._live(twin.id)
 
-    def telemetry(self, twin: Twin, values: dict[str, Any], time: float) -> None:
+    def telemetry(self, twin: Twin, values: Mapping[str, Any], time: float) -> None:
         """Telemetry: points for history, the newest values on the twin, a transient event.
 
         The newest values are gathered per twin and put on the twin once, by :meth:`finish`.
         """
         twin_id = twin.id
-        self.points.extend([Point(twin_id, name, time, value) for name, value in values.items()])
-        newest = self.newest.get(twin_id)
-        if newest is None:
-            newest = self.newest[twin_id] = {}
+        self.points.add_values(twin_id, values, time)
+        seen = self.newest.get(twin_id)
+        if seen is None:
+            seen = self.newest[twin_id] = (twin, {})
+        newest = seen[1]
         current = twin.telemetry
         for name, value in values.items():
             known = newest.get(name)
@@ -144,25 +211,25 @@ class Batch:
                     newest[name] = (time, value)
             elif time > known[0]:
                 newest[name] = (time, value)
-        self.published.append(
-            Event(
-                twin_id=twin_id,
-                seq=twin.version,
-                type=EventType.TELEMETRY_RECEIVED,
-                time=time,
-                recorded=self.recorded,
-                cause=self.cause,
-                data={"values": values},
+        if self.telemetry_events:
+            self.published.append(
+                Event(
+                    twin_id=twin_id,
+                    seq=twin.version,
+                    type=EventType.TELEMETRY_RECEIVED,
+                    time=time,
+                    recorded=self.recorded,
+                    cause=self.cause,
+                    data={"values": values},
+                )
             )
-        )
 
     def derived(self, twin: Twin, kind: str, values: Mapping[str, float], time: float) -> None:
         """Derived values (checked by the caller): points of the series ``"<kind>:<name>"``,
         the newest on the twin (by :meth:`finish`), a transient ``ValuesDerived`` event."""
         names = {name: f"{kind}:{name}" for name in values}
-        self.points.extend(
-            [Point(twin.id, names[name], time, value) for name, value in values.items()]
-        )
+        for name, value in values.items():
+            self.points.add(twin.id, names[name], time, value)
         newest = self.newest_derived.setdefault(twin.id, {})
         for name, value in values.items():
             known = newest.get(names[name])
@@ -183,18 +250,20 @@ class Batch:
     def finish(self) -> None:
         """Put the gathered newest telemetry and derived values on the working twins (before
         they are installed)."""
-        for twin_id, newest in self.newest.items():
-            twin = self.twin(twin_id)
-            if twin is not None and newest:
+        twins = self.twins
+        for twin_id, (seen, newest) in self.newest.items():
+            # Changed since telemetry() saw it: the working copy; else still the graph's twin.
+            twin = twins.get(twin_id, seen)
+            if newest and not twin.deleted:
                 latest = {
                     name: TelemetryValue(value, time) for name, (time, value) in newest.items()
                 }
-                self.twins[twin_id] = with_latest(twin, latest)
+                twins[twin_id] = with_latest(twin, latest)
         self.newest.clear()
         for twin_id, derived in self.newest_derived.items():
-            twin = self.twin(twin_id)
-            if twin is not None and derived:
-                self.twins[twin_id] = with_derived(twin, derived)
+            live = self.twin(twin_id)
+            if live is not None and derived:
+                twins[twin_id] = with_derived(live, derived)
         self.newest_derived.clear()
 
     def _live(self, twin_id: str) -> Twin:

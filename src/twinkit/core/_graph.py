@@ -49,7 +49,8 @@ class TwinGraph:
     def put(self, twin: Twin) -> None:
         """Install ``twin`` (new state of a twin, or its deletion when ``twin.deleted``)."""
         old = self._twins.get(twin.id)
-        self._seqs[twin.id] = max(self._seqs.get(twin.id, 0), twin.version)
+        if old is None or old.version != twin.version:  # else _seqs holds at least that already
+            self._seqs[twin.id] = max(self._seqs.get(twin.id, 0), twin.version)
         if old is not None and (twin.deleted or old.relationships is not twin.relationships):
             for edge in old.relationships.values():  # a deleted twin's edges go with it
                 self._incoming.get(edge.target, {}).pop(edge.id + "\0" + edge.source, None)

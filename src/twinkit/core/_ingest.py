@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 from twinkit.core._batch import Batch
@@ -31,7 +31,7 @@ class Checked(NamedTuple):
     time: float
     telemetry: dict[str, object]
     properties: dict[str, object]
-    acks: dict[str, Ack]
+    acks: Mapping[str, Ack]  # the reading's own (immutable, and read before the batch ends)
 
 
 def check_message(
@@ -62,7 +62,8 @@ def check_message(
                 got=time,
             )
         telemetry, properties = check.split(reading.values)
-        for name in reading.acks:
+        acks = reading.acks
+        for name in acks:
             if not check.is_writable(name):
                 raise ValidationError(
                     f"acknowledgement for {name!r}, which is not a writable property",
@@ -71,7 +72,6 @@ def check_message(
                     expected="a writable property",
                     got=name,
                 )
-        acks = dict(reading.acks) if reading.acks else {}
         checked.append(Checked(twin.id, time, telemetry, properties, acks))
     return checked
 
@@ -81,10 +81,12 @@ def stage_message(batch: Batch, checked: Sequence[Checked]) -> None:
     for item in checked:
         twin = batch.twin(item.twin_id)
         assert twin is not None  # checked in this batch, and ingest deletes nothing
-        for name, value in item.properties.items():
-            twin = batch.report(twin, name, value, item.time)
-        for name, ack in item.acks.items():
-            twin = batch.acknowledge(twin, name, ack, item.time)
+        if item.properties:
+            for name, value in item.properties.items():
+                twin = batch.report(twin, name, value, item.time)
+        if item.acks:
+            for name, ack in item.acks.items():
+                twin = batch.acknowledge(twin, name, ack, item.time)
         if item.telemetry:
             batch.telemetry(twin, item.telemetry, item.time)
 

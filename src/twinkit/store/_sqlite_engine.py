@@ -30,13 +30,15 @@ from twinkit.core import (
     apply,
     twin_to_json,
 )
+from twinkit.core._batch import PointColumns
 from twinkit.errors import ConflictError, StoreError, ValidationError
-from twinkit.store._sqlite_codec import (
-    decode_event,
-    decode_snapshot,
-    dumps,
-    point_columns,
-    point_value,
+from twinkit.store._sqlite_codec import decode_event, decode_snapshot, dumps, point_value
+from twinkit.store._sqlite_engine_points import (
+    INSERT_POINT,
+    INSERT_POINT_DATA,
+    SeriesIds,
+    SeriesKey,
+    point_rows,
 )
 from twinkit.store._sqlite_history import has_history_snapshot, history_snapshot
 from twinkit.store._sqlite_index import index_all, sync_index
@@ -81,14 +83,6 @@ WITH RECURSIVE twins (id) AS (
 SELECT id, (SELECT max(seq) FROM events WHERE twin_id = twins.id)
 FROM twins WHERE id IS NOT NULL
 """
-INSERT_SERIES: Final = "INSERT OR IGNORE INTO series (twin_id, name) VALUES (?, ?)"
-SELECT_SERIES: Final = "SELECT id FROM series WHERE twin_id = ? AND name = ?"
-# A redelivered point (same series and time) is ignored: redelivery makes no duplicate. A batch
-# of numbers only leaves `data` out (NULL): binding it anyway costs about 10% of throughput.
-INSERT_POINT: Final = "INSERT OR IGNORE INTO points (series_id, time, value) VALUES (?, ?, ?)"
-INSERT_POINT_DATA: Final = (
-    "INSERT OR IGNORE INTO points (series_id, time, value, data) VALUES (?, ?, ?, ?)"
-)
 SELECT_POINTS: Final = (
     "SELECT time, value, data FROM points "
     "WHERE series_id = ? AND time >= ? AND time < ? ORDER BY time LIMIT ?"
@@ -174,8 +168,7 @@ class SQLiteEngine:
     def __init__(self, conn: sqlite3.Connection, where: str) -> None:
         self._conn = conn
         self._where = where
-        # (twin_id, name) -> series id; series are never deleted, so entries never go stale.
-        self._series: dict[tuple[str, str], int] = {}
+        self._series = SeriesIds(conn)
         self._rollups = RollupTracker(conn, where)
 
     @property
@@ -200,22 +193,26 @@ class SQLiteEngine:
             return
         event_rows = [self._event_row(event) for event in events]  # encode outside the lock
         touch_rows = _newest_touches(touches)
-        new_series: dict[tuple[str, str], int] = {}
+        columns = points if isinstance(points, PointColumns) else PointColumns(points)
+        found: dict[SeriesKey, int] = {}
         minutes: set[tuple[int, float]] = set()
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.executemany(INSERT_EVENT, event_rows)
-            retired = self._retire_deleted(events)
+            for twin_id in self._retire_deleted(events):
+                # Forgotten before this batch's points, which may be a new twin's of that id
+                # (forgetting is safe whatever happens next: a missing id is looked up again).
+                self._series.forget(twin_id)
             superseded = [
                 (e.twin_id, e.data["name"]) for e in events if e.type is EventType.PROPERTY_REPORTED
             ]
             if superseded:  # a new reported value carries its own last_reported
                 conn.executemany(DELETE_TOUCH, superseded)
-            if points:
-                insert, rows = self._point_rows(points, new_series)
-                conn.executemany(insert, rows)
-                minutes = self._rollups.minutes(rows)
+            if columns:
+                series = self._series.resolve(columns, found)
+                conn.executemany(*point_rows(columns, series))
+                minutes = self._rollups.minutes(series, columns.times)
                 self._rollups.stage(minutes)  # late minutes made durable with the points
             if touch_rows:
                 conn.executemany(UPSERT_TOUCH, touch_rows)
@@ -228,9 +225,7 @@ class SQLiteEngine:
         except BaseException:
             self._rollback()
             raise
-        for twin_id in retired:
-            self._series = {key: sid for key, sid in self._series.items() if key[0] != twin_id}
-        self._series.update(new_series)  # only ids that were committed
+        self._series.remember(found)  # only ids that were committed
         if minutes and self._rollups.commit(minutes):
             flushed = self._rollups.flush()  # nobody flushes: keep the dirty set bounded
             logger.info(
@@ -270,48 +265,9 @@ class SQLiteEngine:
             data,
         )
 
-    def _point_rows(
-        self, points: Sequence[Point], new_series: dict[tuple[str, str], int]
-    ) -> tuple[str, list[tuple[Any, ...]]]:
-        """The statement and rows that insert ``points``: without ``data`` if all are numbers."""
-        known = self._series
-        rows: list[tuple[Any, ...]] = []
-        with_data = False
-        for point in points:
-            key = (point.twin_id, point.name)
-            series_id = known.get(key)
-            if series_id is None:
-                series_id = new_series.get(key)
-                if series_id is None:
-                    series_id = new_series[key] = self._series_id(key)
-            value = point.value
-            if type(value) is float:  # the hot path: no call, no JSON
-                rows.append((series_id, point.time, value))
-                continue
-            number, data = point_columns(point)
-            if data is None:
-                rows.append((series_id, point.time, number))
-            else:
-                rows.append((series_id, point.time, number, data))
-                with_data = True
-        if not with_data:
-            return INSERT_POINT, rows
-        return INSERT_POINT_DATA, [row if len(row) == 4 else (*row, None) for row in rows]
-
     def series_id(self, twin_id: str, name: str) -> int | None:
         """The id of a series, or None when it has no point yet."""
-        key = (twin_id, name)
-        series_id = self._series.get(key)
-        if series_id is None:
-            row = self._conn.execute(SELECT_SERIES, key).fetchone()
-            if row is None:
-                return None
-            series_id = self._series[key] = int(row[0])
-        return series_id
-
-    def _series_id(self, key: tuple[str, str]) -> int:
-        self._conn.execute(INSERT_SERIES, key)
-        return int(self._conn.execute(SELECT_SERIES, key).fetchone()[0])
+        return self._series.get(twin_id, name)
 
     def _rollback(self) -> None:
         if self._conn.in_transaction:
@@ -369,13 +325,9 @@ class SQLiteEngine:
         return {twin_id: seq for twin_id, seq in self._conn.execute(SELECT_LAST_SEQS)}
 
     def points(self, twin_id: str, name: str, start: float, end: float, limit: int) -> list[Point]:
-        key = (twin_id, name)
-        series_id = self._series.get(key)
+        series_id = self._series.get(twin_id, name)
         if series_id is None:
-            row = self._conn.execute(SELECT_SERIES, key).fetchone()
-            if row is None:
-                return []
-            series_id = self._series[key] = int(row[0])
+            return []
         rows = self._conn.execute(SELECT_POINTS, (series_id, start, end, limit)).fetchall()
         try:
             return [

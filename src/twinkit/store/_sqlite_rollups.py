@@ -6,8 +6,8 @@ millions of points, and buckets of any multiple of a level merge the rows they c
 
 How they follow ingest (:class:`RollupTracker`, on the writer thread, owned by the engine):
 
-- ``append`` records in memory the (series, minute) of every point it commits: one set
-  comprehension over the batch, no SQL per point.
+- ``append`` records in memory the (series, minute) of every point it commits: one set built
+  from the batch's columns in C, no SQL (and no Python loop) per point.
 - :meth:`RollupTracker.flush` recomputes the dirty minutes of a series *from its raw points*
   (one ``GROUP BY`` per run of minutes), then the hours around them from the minute rows. A
   redelivered point (ignored by ``INSERT OR IGNORE``) is therefore never counted twice, and a
@@ -28,11 +28,12 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import operator
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any, Final
+from typing import Final
 
 __all__ = [
     "DIRTY_LIMIT",
@@ -175,9 +176,11 @@ class RollupTracker:
         self._sealed: dict[int, tuple[float, float]] = {}
 
     @staticmethod
-    def minutes(rows: Iterable[Sequence[Any]]) -> set[tuple[int, float]]:
-        """The (series id, minute index) of point rows ``(series_id, time, ...)``."""
-        return {(row[0], row[1] // MINUTE) for row in rows}
+    def minutes(series: Iterable[int], times: Iterable[float]) -> set[tuple[int, float]]:
+        """The (series id, minute index) of points, from their series ids and times."""
+        return set(
+            zip(series, map(operator.floordiv, times, itertools.repeat(MINUTE)), strict=True)
+        )
 
     @property
     def dirty_count(self) -> int:

@@ -1,0 +1,100 @@
+"""The staging of a write: telemetry points as columns, transient events only when wanted."""
+
+from __future__ import annotations
+
+import pytest
+
+from twinkit.core import EventType, Point, TelemetryValue, Twin
+from twinkit.core._batch import Batch, PointColumns
+from twinkit.core._graph import TwinGraph
+
+
+def graph_of(*twins: Twin) -> TwinGraph:
+    graph = TwinGraph()
+    for twin in twins:
+        graph.put(twin)
+    return graph
+
+
+PUMP = Twin("pump-1", "dtmi:test:Pump;1", version=1, created=1.0, updated=1.0)
+
+
+def test_point_columns_read_as_a_sequence_of_points() -> None:
+    points = PointColumns([Point("a", "x", 1.0, 1.5)])
+    points.add("a", "y", 2.0, "on")
+    points.add_values("b", {"x": 3.0, "y": None}, 4.0)
+    expected = [
+        Point("a", "x", 1.0, 1.5),
+        Point("a", "y", 2.0, "on"),
+        Point("b", "x", 4.0, 3.0),
+        Point("b", "y", 4.0, None),
+    ]
+    assert list(points) == expected and len(points) == 4 and bool(points)
+    assert points[1] == expected[1] and points[-1] == expected[-1]
+    assert points[1:3] == expected[1:3] and points[::-2] == expected[::-2]
+    assert Point("b", "x", 4.0, 3.0) in points and points.index(expected[2]) == 2
+    assert (points.twin_ids, points.names) == (["a", "a", "b", "b"], ["x", "y", "x", "y"])
+    with pytest.raises(IndexError):
+        points[4]
+    assert not PointColumns()
+
+
+@pytest.mark.parametrize("wanted", [True, False])
+def test_telemetry_events_are_staged_only_when_wanted(wanted: bool) -> None:
+    batch = Batch(graph_of(PUMP), "connector:mqtt", 10.0, telemetry_events=wanted)
+    batch.telemetry(PUMP, {"flow": 1.0, "head": 2.0}, 5.0)
+    batch.finish()
+    assert list(batch.points) == [
+        Point("pump-1", "flow", 5.0, 1.0),
+        Point("pump-1", "head", 5.0, 2.0),
+    ]
+    assert batch.twins["pump-1"].telemetry == {
+        "flow": TelemetryValue(1.0, 5.0),
+        "head": TelemetryValue(2.0, 5.0),
+    }
+    kinds = [event.type for event in batch.published]
+    assert kinds == ([EventType.TELEMETRY_RECEIVED] if wanted else [])
+    assert not batch.events  # telemetry is never logged
+
+
+def test_newest_telemetry_lands_on_the_twin_as_changed_later_in_the_batch() -> None:
+    """A report staged after the telemetry of the same twin is kept when finish() puts the
+    newest values on: finish works on the working copy, not the twin telemetry() saw."""
+    batch = Batch(graph_of(PUMP), "connector:mqtt", 10.0)
+    batch.telemetry(PUMP, {"flow": 1.0}, 5.0)
+    batch.telemetry(PUMP, {"flow": 3.0}, 7.0)
+    batch.telemetry(PUMP, {"flow": 2.0}, 6.0)  # older than the newest: history only
+    working = batch.report(PUMP, "mode", "auto", 6.0)
+    batch.finish()
+    twin = batch.twins["pump-1"]
+    assert twin.telemetry == {"flow": TelemetryValue(3.0, 7.0)}
+    assert twin.reported("mode") == "auto" and twin.version == working.version == 2
+    assert [p.value for p in batch.points] == [1.0, 3.0, 2.0, "auto"]
+
+
+def test_telemetry_older_than_the_twins_latest_does_not_move_it() -> None:
+    seen = Twin(
+        "pump-1",
+        "dtmi:test:Pump;1",
+        version=1,
+        created=1.0,
+        updated=1.0,
+        telemetry={"flow": TelemetryValue(9.0, 8.0)},
+    )
+    batch = Batch(graph_of(seen), "connector:mqtt", 10.0)
+    batch.telemetry(seen, {"flow": 1.0}, 5.0)
+    batch.finish()
+    assert "pump-1" not in batch.twins  # nothing newer: the twin is not rewritten
+    assert list(batch.points) == [Point("pump-1", "flow", 5.0, 1.0)]
+
+
+def test_graph_keeps_the_last_seq_when_telemetry_replaces_a_twin() -> None:
+    graph = graph_of(PUMP)
+    batch = Batch(graph, "connector:mqtt", 10.0)
+    batch.telemetry(PUMP, {"flow": 1.0}, 5.0)
+    batch.finish()
+    graph.put(batch.twins["pump-1"])
+    assert graph.last_seq("pump-1") == 1 and graph.get("pump-1") is batch.twins["pump-1"]
+    graph.note_seq("pump-1", 4)  # e.g. events of a deleted incarnation, known from the log
+    graph.put(batch.twins["pump-1"])
+    assert graph.last_seq("pump-1") == 4
