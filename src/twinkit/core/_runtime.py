@@ -208,7 +208,8 @@ class Runtime:
 
     async def _write(self, cause: str, build: Callable[[Batch], _T]) -> _T:
         async with self._lock:
-            batch = Batch(self._graph, cause, self._clock())
+            telemetry_events = self._subscribers.wants(EventType.TELEMETRY_RECEIVED)
+            batch = Batch(self._graph, cause, self._clock(), telemetry_events)
             result = build(batch)
             await self._commit(batch)
             return result

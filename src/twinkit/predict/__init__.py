@@ -13,7 +13,13 @@ Three levels, as in :mod:`twinkit.sim`:
 
 from __future__ import annotations
 
-from twinkit.predict._cmapss import CmapssSubset, load_cmapss, read_cmapss, read_rul
+from twinkit.predict._cmapss import (
+    CmapssSubset,
+    engine_frames,
+    load_cmapss,
+    read_cmapss,
+    read_rul,
+)
 from twinkit.predict._detect import BatchDetector
 from twinkit.predict._detect import Features as DetectorFeatures
 from twinkit.predict._detect_ensemble import EnsembleDetector, default_detector
@@ -43,7 +49,7 @@ from twinkit.predict._protocol import (
 from twinkit.predict._registry import LoadedModel, PredictorRegistry
 from twinkit.predict._registry_entry import Limit, RegistryEntry
 from twinkit.predict._rul import RulConfig, RulPredictor
-from twinkit.predict._rul_metrics import RulEvaluation, interval_coverage, phm08_score
+from twinkit.predict._rul_metrics import RulEvaluation, interval_coverage, phm08_score, rmse
 from twinkit.predict._rul_regimes import Regimes, detect_regimes, fit_regimes
 from twinkit.predict._service import Predictions, TrainingJob, TrainRequest
 from twinkit.predict._skab import (
@@ -101,6 +107,7 @@ __all__ = [
     "Window",
     "default_detector",
     "detect_regimes",
+    "engine_frames",
     "evaluate",
     "evaluate_alarms",
     "evaluate_forecaster",
@@ -114,6 +121,7 @@ __all__ = [
     "read_cmapss",
     "read_rul",
     "read_skab_run",
+    "rmse",
     "rolling_origin",
     "skab_runs",
     "train",
