@@ -75,7 +75,8 @@ ensure_system() {
 }
 
 ensure_venv() {
-    # $1: the extras to install (the demo needs the simulation stack; the tests need all).
+    # $1: the extras to install (the demo needs simulation, learning and the dashboard; the
+    # tests need all).
     local extras=$1
     local stamp="$VENV/.twinkit-installed-${extras//,/-}"
     if [ ! -x "$VENV/bin/python" ]; then
@@ -104,7 +105,7 @@ setup() {
 }
 
 cmd_demo() {
-    setup sim
+    setup sim,ml,ui
     log "running the demo: the pump-station twin (Ctrl-C stops it)"
     exec "$VENV/bin/twinkit" demo pumps "$@"
 }
@@ -115,6 +116,9 @@ cmd_test() {
     # CalculiX is the outside reference the FEA is checked against.
     ensure_apt nats-server
     ensure_apt calculix-ccx
+    # The dashboard's browser tests drive Debian's Chromium with Playwright (which never
+    # downloads a browser of its own).
+    ensure_apt chromium
     local bin="$VENV/bin"
     log "ruff format --check"
     "$bin/ruff" format --check src tests bench

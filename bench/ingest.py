@@ -131,12 +131,27 @@ async def drain_twinkit(url: str, client_id: str, runtime: Runtime, count: int, 
 
 
 async def one_config(
-    broker: Mosquitto, workdir: Path, *, qos: int, points: int, twins: int, count: int
+    broker: Mosquitto,
+    workdir: Path,
+    *,
+    qos: int,
+    points: int,
+    twins: int,
+    count: int,
+    warm: bool = False,
 ) -> dict[str, Any]:
+    """Bare subscriber and twinkit on the same queued messages. ``warm``: every twin the run
+    sends to has reported once before (steady state: its series and latest values exist);
+    otherwise many messages are their twin's first report."""
     host, port = broker.host, broker.port
     tag = f"q{qos}-p{points}-t{twins}-{time.time_ns()}"
     store, runtime = await make_runtime(workdir / f"{tag}.db", twins)
     try:
+        if warm:
+            first = min(count, twins)
+            register(host, port, f"twinkit-{tag}", qos)
+            publish(host, port, qos=qos, count=first, twins=twins, points=points)
+            await drain_twinkit(broker.url, f"twinkit-{tag}", runtime, first, qos)
         register(host, port, f"bare-{tag}", qos)
         register(host, port, f"twinkit-{tag}", qos)
         publish(host, port, qos=qos, count=count, twins=twins, points=points)
@@ -149,6 +164,7 @@ async def one_config(
         "qos": qos,
         "points_per_message": points,
         "twins": twins,
+        "warm": warm,
         "messages": count,
         "bare_msgs_per_s": count / bare,
         "twinkit_msgs_per_s": count / ours,
@@ -281,37 +297,45 @@ def memory(twins: int) -> dict[str, float]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-Config = tuple[int, int, int, int]
+Config = tuple[int, int, int, int, bool]
 
 
 def configs(quick: bool, chosen: list[Config] | None = None) -> list[Config]:
-    """(qos, points per message, twins, messages): those of ``--config`` when given, else the
-    quick subset or the full grid."""
+    """(qos, points per message, twins, messages, warm): those of ``--config`` when given, else
+    the quick subset or the full grid. With 100k twins and 50k messages every message is its
+    twin's first report (a cold start), so the grid also runs those warm (steady state)."""
     if chosen:
         return chosen
     if quick:
-        return [(1, 1, 1_000, 20_000), (1, 50, 1_000, 2_000)]
-    return [
-        (qos, points, twins, 50_000 if points == 1 else 5_000)
+        return [(1, 1, 1_000, 20_000, False), (1, 50, 1_000, 2_000, False)]
+    grid = [
+        (qos, points, twins, 50_000 if points == 1 else 5_000, False)
         for twins in (1_000, 100_000)
         for qos in (0, 1)
         for points in (1, 50)
     ]
+    return grid + [(qos, 1, 100_000, 50_000, True) for qos in (0, 1)]
 
 
 def parse_config(text: str) -> Config:
-    """``QOS:POINTS:TWINS[:COUNT]``, e.g. ``0:1:100000`` (COUNT defaults as in the full run)."""
+    """``QOS:POINTS:TWINS[:COUNT][:warm]``, e.g. ``0:1:100000`` or ``0:1:100000:50000:warm``
+    (COUNT defaults as in the full run)."""
+    parts = text.split(":")
+    warm = parts[-1] == "warm"
+    if warm:
+        parts = parts[:-1]
     try:
-        numbers = [int(part) for part in text.split(":")]
+        numbers = [int(part) for part in parts]
     except ValueError:
         numbers = []
     if len(numbers) not in (3, 4) or numbers[0] not in (0, 1) or min(numbers[1:]) < 1:
         raise argparse.ArgumentTypeError(
-            f"bad --config {text!r}: expected QOS:POINTS:TWINS[:COUNT], e.g. 0:1:100000"
+            f"bad --config {text!r}: expected QOS:POINTS:TWINS[:COUNT][:warm], "
+            "e.g. 0:1:100000 or 0:1:100000:50000:warm"
         )
     qos, points, twins = numbers[:3]
     count = numbers[3] if len(numbers) == 4 else (50_000 if points == 1 else 5_000)
-    return qos, points, twins, count
+    return qos, points, twins, count, warm
 
 
 async def throughput(
@@ -323,15 +347,22 @@ async def throughput(
         broker = QueueingMosquitto(Path(tmp), max_inflight=1000, autosave_interval=3600)
         await broker.start()
         try:
-            for qos, points, twins, count in configs(quick, chosen):
+            for qos, points, twins, count, warm in configs(quick, chosen):
                 runs = [
                     await one_config(
-                        broker, Path(tmp), qos=qos, points=points, twins=twins, count=count
+                        broker,
+                        Path(tmp),
+                        qos=qos,
+                        points=points,
+                        twins=twins,
+                        count=count,
+                        warm=warm,
                     )
                     for _ in range(repeat)
                 ]
                 row = {
-                    key: runs[0][key] for key in ("qos", "points_per_message", "twins", "messages")
+                    key: runs[0][key]
+                    for key in ("qos", "points_per_message", "twins", "warm", "messages")
                 }
                 for key in (
                     "bare_msgs_per_s",
@@ -341,7 +372,7 @@ async def throughput(
                 ):
                     row[key] = statistics.median(run[key] for run in runs)
                 print(
-                    f"QoS{qos} {points:>2} pt/msg {twins:>6} twins: bare {row['bare_msgs_per_s']:>8,.0f} msg/s, "
+                    f"QoS{qos} {points:>2} pt/msg {twins:>6} twins{' (warm)' if warm else '       '}: bare {row['bare_msgs_per_s']:>8,.0f} msg/s, "
                     f"twinkit {row['twinkit_msgs_per_s']:>8,.0f} msg/s = {row['twinkit_points_per_s']:>9,.0f} points/s, "
                     f"ratio {row['ratio']:.2f}",
                     flush=True,
@@ -362,8 +393,8 @@ def main() -> None:
         "--config",
         action="append",
         type=parse_config,
-        metavar="QOS:POINTS:TWINS[:COUNT]",
-        help="run this throughput configuration instead (repeatable), e.g. 0:1:100000",
+        metavar="QOS:POINTS:TWINS[:COUNT][:warm]",
+        help="run this throughput configuration instead (repeatable), e.g. 0:1:100000:50000:warm",
     )
     parser.add_argument(
         "--throughput-only", action="store_true", help="leave out the latency and memory figures"

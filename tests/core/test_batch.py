@@ -7,6 +7,7 @@ import pytest
 from twinkit.core import EventType, Point, TelemetryValue, Twin
 from twinkit.core._batch import Batch, PointColumns
 from twinkit.core._graph import TwinGraph
+from twinkit.core._subscribers import Audience
 
 
 def graph_of(*twins: Twin) -> TwinGraph:
@@ -39,9 +40,21 @@ def test_point_columns_read_as_a_sequence_of_points() -> None:
     assert not PointColumns()
 
 
-@pytest.mark.parametrize("wanted", [True, False])
-def test_telemetry_events_are_staged_only_when_wanted(wanted: bool) -> None:
-    batch = Batch(graph_of(PUMP), "connector:mqtt", 10.0, telemetry_events=wanted)
+@pytest.mark.parametrize(
+    ("audience", "wanted"),
+    [
+        (None, True),
+        (Audience(everyone=True), True),
+        (Audience(twins=frozenset({"pump-1"})), True),
+        (Audience(models=frozenset({PUMP.model})), True),
+        (Audience(twins=frozenset({"pump-2"}), models=frozenset({"dtmi:x:Other;1"})), False),
+        (Audience(), False),
+    ],
+)
+def test_telemetry_events_are_staged_only_when_wanted(
+    audience: Audience | None, wanted: bool
+) -> None:
+    batch = Batch(graph_of(PUMP), "connector:mqtt", 10.0, telemetry_events=audience)
     batch.telemetry(PUMP, {"flow": 1.0, "head": 2.0}, 5.0)
     batch.finish()
     assert list(batch.points) == [

@@ -70,3 +70,20 @@ def test_a_failing_listener_does_not_stop_the_others() -> None:
     subs.add(lambda e: seen.append(e.seq))
     subs.publish((event("p", EventType.PROPERTY_REPORTED, seq), "m") for seq in (1, 2))
     assert seen == [1, 2]
+
+
+def test_the_audience_of_an_event_type_names_who_listens() -> None:
+    subscribers = Subscribers(lambda model, base: model == "m:Pump" and base == "m:Equipment")
+    assert not subscribers.audience(EventType.TELEMETRY_RECEIVED)
+    subscribers.add(lambda e: None, types=[EventType.PROPERTY_REPORTED])
+    assert not subscribers.audience(EventType.TELEMETRY_RECEIVED)
+    subscribers.add(lambda e: None, twins=["a"], types=[EventType.TELEMETRY_RECEIVED])
+    subscribers.add(lambda e: None, models=["m:Equipment"])
+    audience = subscribers.audience(EventType.TELEMETRY_RECEIVED)
+    assert audience and not audience.everyone
+    assert audience.hears("a", "m:Tank") and audience.hears("b", "m:Pump")
+    assert not audience.hears("b", "m:Tank")
+    remove = subscribers.add(lambda e: None)
+    assert subscribers.audience(EventType.TELEMETRY_RECEIVED).everyone
+    remove()
+    assert not subscribers.audience(EventType.TELEMETRY_RECEIVED).everyone

@@ -30,6 +30,7 @@ from predict_models import (
     send,
 )
 from twinkit.core import Derived, Event, EventType, Reading, Runtime
+from twinkit.errors import ValidationError
 from twinkit.predict._online import PredictionRunner
 from twinkit.predict._online_results import EventRecorder, output_name
 from twinkit.predict._registry import PredictorRegistry
@@ -103,13 +104,14 @@ def fitted(model: Any, frame: pd.DataFrame = NORMAL) -> Any:
 @contextlib.asynccontextmanager
 async def served(tmp_path: Path, **options: Any) -> AsyncIterator[Served]:
     """Store, runtime, three pumps and a runner (started after the body registers models:
-    ``await s.runner.start()``)."""
+    ``await s.runner.start()``), inferring on every row unless ``min_interval`` is given."""
     async with await SQLiteStore.open(tmp_path / "db") as store:
         runtime = await Runtime.open(store)
         await pumps(runtime, "pump-1", "pump-2")
         await pumps(runtime, "big-1", model=BIG_PUMP)
         registry = PredictorRegistry(store)
         recorder = Recorder()
+        options.setdefault("min_interval", 0.0)  # these tests infer on every row
         runner = PredictionRunner(runtime, registry, events=recorder, **options)
         try:
             yield Served(store, runtime, registry, runner, recorder)
@@ -387,5 +389,61 @@ def test_prediction_made_events_go_to_the_runtime_when_it_can_log_them(
                 assert logged == []
                 assert "PredictionMade events are not logged" in caplog.text
             await runtime.close()
+
+    asyncio.run(go())
+
+
+def test_paced_inference_coalesces_rows_and_scores_the_newest_in_the_end(tmp_path: Path) -> None:
+    async def go() -> None:
+        async with served(tmp_path, min_interval=0.3) as s:
+            await s.register(fitted(ZScoreDetector(k=4.0)), "pump-anomaly")
+            await s.runner.start()
+            for t in range(1, 41):  # 40 rows within far less than 0.3 s
+                await send(s.runtime, "pump-1", float(t), temp=20.0 + (t == 40) * 30)
+            await s.runner.settle()  # waits for the deferred, trailing inference too
+            scores = await s.series("pump-1", "predicted:anomaly_score")
+            assert 2 <= len(scores) < 10  # not one per row
+            assert scores[-1][0] == 40.0 and scores[-1][1] > 4.0  # the newest row, anomalous
+            (status,) = s.runner.status()
+            assert status.updates == len(scores) and status.throttled >= 1
+            assert status.coalesced + status.updates >= 40 - 1 and status.dropped == 0
+            assert status.min_interval == 0.3
+            assert status.to_json()["minInterval"] == 0.3
+            assert [a["name"] for a in await s.alerts("pump-1")] == ["anomalyDetected"]
+            s.runner.pace("pump-anomaly", 0.0)  # now every row
+            for t in range(41, 46):
+                await s.send("pump-1", float(t), temp=20.0)
+            assert len(await s.series("pump-1", "predicted:anomaly_score")) == len(scores) + 5
+            with pytest.raises(ValidationError, match="minimum interval"):
+                s.runner.pace("pump-anomaly", -1.0)
+
+    asyncio.run(go())
+
+
+def test_a_scoped_name_serves_only_its_twins_and_a_full_queue_counts_drops(
+    tmp_path: Path,
+) -> None:
+    async def go() -> None:
+        scopes = {"only-1": ["pump-1"], "only-2": ["pump-2"]}
+        async with served(tmp_path, scopes=scopes, max_pending=1) as s:
+            await s.register(fitted(ZScoreDetector(k=4.0)), "only-1")
+            await s.register(fitted(ZScoreDetector(k=4.0)), "only-2")
+            await s.runner.start()
+            both = [
+                [Reading("pump-1", {"temp": 20.0}, 1.0)],
+                [Reading("pump-2", {"temp": 20.0}, 1.0)],
+            ]
+            await s.runtime.ingest(both, cause="connector:test")  # pump-2 pushes pump-1 out
+            await s.runner.settle()
+            by_name = {status.name: status for status in s.runner.status()}
+            assert by_name["only-1"].dropped == 1 and by_name["only-2"].updates == 1
+            await s.send("pump-1", 2.0, temp=20.0)
+            assert [p.name for p in s.runner.latest("pump-1")] == ["only-1"]
+            assert [p.name for p in s.runner.latest("pump-2")] == ["only-2"]
+            s.runner.restrict("only-2", None)  # every pump from now on
+            await s.send("pump-1", 3.0, temp=20.0)
+            assert [p.name for p in s.runner.latest("pump-1")] == ["only-1", "only-2"]
+            s.runner.restrict("only-1", [])
+            assert [p.name for p in s.runner.latest("pump-1")] == ["only-2"]
 
     asyncio.run(go())

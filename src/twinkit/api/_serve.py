@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
 from twinkit.api._app import API_PREFIX, create_app
 from twinkit.api._auth import Role, issue_token
@@ -70,10 +71,12 @@ async def serve(
     say: Callable[[str], None],
     bindings: Iterable[SimulationBinding] = (),
     factories: Mapping[str, Any] | None = None,
+    mount: Callable[[FastAPI, Services], None] | None = None,
 ) -> None:
     """Open the services (with shadow mode for ``bindings``, and ``factories`` of models to
     train beside the installed ones), serve the API until interrupted (SIGINT/SIGTERM), then
-    close."""
+    close. ``mount`` adds more to the app (the CLI mounts the dashboard: the ui layer sits
+    below this one)."""
     services = await Services.open(settings, bindings=bindings)
     services.predictions.factories.update(factories or {})
     try:
@@ -81,14 +84,19 @@ async def serve(
         sock = bind(settings.host, settings.port)
         host, port = sock.getsockname()[:2]
         base = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+        app = create_app(services)
+        if mount is not None:
+            mount(app, services)
         config = uvicorn.Config(
-            create_app(services), log_level="info", lifespan="off", access_log=False
+            app, log_level="info", lifespan="on" if mount else "off", access_log=False
         )
         server = ApiServer(config)
         if secret is not None:
             say(f"admin token (shown once, also in {settings.admin_token_file}): {secret}")
         say(f"twinkit serving {settings.data_dir} on {base}")
         say(f"  API      {base}{API_PREFIX}")
+        if mount is not None:
+            say(f"  dashboard {base}/ui")
         say(f"  docs     {base}/docs")
         say(f"  stream   ws://{base.removeprefix('http://')}{API_PREFIX}/stream")
         state = services.connector_state()

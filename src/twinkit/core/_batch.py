@@ -22,6 +22,7 @@ from twinkit.core._events import Event, EventType
 from twinkit.core._graph import TwinGraph
 from twinkit.core._log import Point, Touch
 from twinkit.core._requests import Ack
+from twinkit.core._subscribers import Audience
 from twinkit.core._twin import (
     TelemetryValue,
     Twin,
@@ -93,14 +94,14 @@ class PointColumns(Sequence[Point]):
 class Batch:
     """Staged changes; ``cause`` and ``recorded`` are stamped on every event.
 
-    ``telemetry_events`` False stages no ``TelemetryReceived`` events (for a runtime whose
-    subscribers do not listen to them: one event per reading is most of the cost of staging).
+    ``telemetry_events`` says for which twins to stage ``TelemetryReceived`` events: those
+    somebody listens to (one event per reading is most of the cost of staging); None: all.
     """
 
     graph: TwinGraph
     cause: str
     recorded: float
-    telemetry_events: bool = True
+    telemetry_events: Audience | None = None
     events: list[Event] = field(default_factory=list)
     points: PointColumns = field(default_factory=PointColumns)
     touches: list[Touch] = field(default_factory=list)
@@ -211,7 +212,8 @@ class Batch:
                     newest[name] = (time, value)
             elif time > known[0]:
                 newest[name] = (time, value)
-        if self.telemetry_events:
+        audience = self.telemetry_events
+        if audience is None or audience.hears(twin_id, twin.model):
             self.published.append(
                 Event(
                     twin_id=twin_id,

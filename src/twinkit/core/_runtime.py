@@ -80,6 +80,7 @@ class Runtime:
         self._commands = PendingCommands()
         self._transport: CommandTransport | None = None
         self._completion_cause: dict[str, str] = {}  # correlation id -> who answered
+        self._points_written = 0
 
     @classmethod
     async def open(
@@ -125,6 +126,12 @@ class Runtime:
             self._since_snapshot.clear()
 
     # --- models --------------------------------------------------------------------------
+
+    @property
+    def points_written(self) -> int:
+        """Points (telemetry, reported and derived values) committed to history since this
+        runtime opened: sample it to show an ingest rate without listening to every event."""
+        return self._points_written
 
     @property
     def models(self) -> ModelSet:
@@ -208,8 +215,8 @@ class Runtime:
 
     async def _write(self, cause: str, build: Callable[[Batch], _T]) -> _T:
         async with self._lock:
-            telemetry_events = self._subscribers.wants(EventType.TELEMETRY_RECEIVED)
-            batch = Batch(self._graph, cause, self._clock(), telemetry_events)
+            audience = self._subscribers.audience(EventType.TELEMETRY_RECEIVED)
+            batch = Batch(self._graph, cause, self._clock(), audience)
             result = build(batch)
             await self._commit(batch)
             return result
@@ -220,6 +227,7 @@ class Runtime:
             changed = {event.twin_id for event in batch.events}
             states = {twin_id: batch.twins[twin_id] for twin_id in changed}
             await self._log.append(batch.events, batch.points, batch.touches, states)
+            self._points_written += len(batch.points)
         for twin in batch.twins.values():
             self._graph.put(twin)
         self._subscribers.publish(

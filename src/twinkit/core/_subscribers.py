@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from twinkit.core._events import Event, EventType
 
-__all__ = ["Listener", "Subscribers"]
+__all__ = ["Audience", "Listener", "Subscribers"]
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +26,45 @@ class _Subscription:
     twins: frozenset[str] | None
     models: frozenset[str] | None
     types: frozenset[EventType] | None
+
+
+class Audience:
+    """Which twins' events of one type somebody listens to, for a writer that makes
+    transient events only where they are heard (see :meth:`Subscribers.audience`)."""
+
+    __slots__ = ("_is_a", "_model_hits", "everyone", "models", "twins")
+
+    def __init__(
+        self,
+        *,
+        everyone: bool = False,
+        twins: frozenset[str] = frozenset(),
+        models: frozenset[str] = frozenset(),
+        is_a: Callable[[str, str], bool] | None = None,
+    ) -> None:
+        self.everyone = everyone
+        self.twins = twins
+        self.models = models
+        self._is_a = is_a
+        self._model_hits: dict[str, bool] = {}
+
+    def __bool__(self) -> bool:
+        """Whether anybody listens at all."""
+        return self.everyone or bool(self.twins) or bool(self.models)
+
+    def hears(self, twin_id: str, model: str) -> bool:
+        """Whether some listener takes this twin's events (by its id or its model)."""
+        if self.everyone or twin_id in self.twins:
+            return True
+        if not self.models:
+            return False
+        hit = self._model_hits.get(model)
+        if hit is None:
+            is_a = self._is_a
+            hit = self._model_hits[model] = any(
+                model == base or (is_a is not None and is_a(model, base)) for base in self.models
+            )
+        return hit
 
 
 class Subscribers:
@@ -69,6 +108,23 @@ class Subscribers:
         """Whether any listener takes events of type ``kind`` (a writer may skip making
         transient events nobody listens to)."""
         return any(sub.types is None or kind in sub.types for sub in self._subs)
+
+    def audience(self, kind: EventType) -> Audience:
+        """Who listens to events of type ``kind``: everyone when a listener takes them from
+        every twin, else the twins and models the listeners name (a listener filtering by both
+        counts as its twins only; the exact filter runs in :meth:`publish`)."""
+        twins: set[str] = set()
+        models: set[str] = set()
+        for sub in self._subs:
+            if sub.types is not None and kind not in sub.types:
+                continue
+            if sub.twins is not None:
+                twins |= sub.twins
+            elif sub.models is not None:
+                models |= sub.models
+            else:
+                return Audience(everyone=True)
+        return Audience(twins=frozenset(twins), models=frozenset(models), is_a=self._is_a)
 
     def publish(self, events: Iterable[tuple[Event, str]]) -> None:
         """Hand each (event, model of its twin) to every listener whose filters match.

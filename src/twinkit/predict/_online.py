@@ -31,6 +31,13 @@ window with a new row, the runner calls ``predict`` or ``score`` on one worker t
   does not alert on every row.
 - A model that raises fails that update only: logged (with its traceback once per streak),
   counted, alerted once per streak and twin; the runner goes on.
+- Paced: one twin is inferred on by one model at most every ``min_interval`` seconds (default
+  1 s; per name with ``intervals``; never more than a resampled model's own cadence); rows in
+  between still fill the buffers and are coalesced into the next inference, which is made on
+  the newest window when the interval has passed. Twins ready for inference wait in a bounded
+  queue whose overflow is dropped and counted (:mod:`twinkit.predict._online_pace`).
+- Scoped: ``scopes`` (or :meth:`PredictionRunner.restrict`) limits a name to some twins of its
+  model, e.g. a detector trained on one machine that must not judge its siblings.
 
 Hot swap: activating another version through the :class:`~twinkit.predict.PredictorRegistry`
 loads it off the event loop, then replaces the served model in one step on the loop; ingest
@@ -44,85 +51,52 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 
-from twinkit.core import PREDICTED, Derived, Event, EventType, Runtime
+from twinkit.core import Event, EventType, Runtime
 from twinkit.core._derived import split_derived
-from twinkit.errors import NotFoundError, TwinkitError
+from twinkit.errors import TwinkitError
 from twinkit.predict._online_buffer import RowBuffer
+from twinkit.predict._online_pace import (
+    DEFAULT_MAX_PENDING,
+    DEFAULT_MIN_INTERVAL,
+    Pacer,
+    check_interval,
+)
+from twinkit.predict._online_publish import Publisher, Served, Track
 from twinkit.predict._online_results import (
     EventRecorder,
     LatestPrediction,
     ServingStatus,
-    alert_of,
-    prediction_values,
-    score_values,
+    values_of,
 )
-from twinkit.predict._online_work import Outcome, Work, run_all
+from twinkit.predict._online_work import Work, run_all
 from twinkit.predict._protocol import Window
 from twinkit.predict._registry import LoadedModel, PredictorRegistry
-from twinkit.predict._registry_entry import Limit, RegistryEntry, TrainedModel
+from twinkit.predict._registry_entry import Limit, RegistryEntry
 
 __all__ = ["PredictionRunner"]
 
 logger = logging.getLogger(__name__)
 
-LATENCIES_KEPT: Final = 1024
-"""Per-update latencies kept per served model for its percentiles."""
-
 _DATA = (EventType.TELEMETRY_RECEIVED, EventType.PROPERTY_REPORTED, EventType.TWIN_DELETED)
-_ANOMALY = "anomaly"
 
 
-@dataclass(slots=True, eq=False)
-class _Served:
-    """One served version. ``trained`` is used on the worker thread only."""
-
-    entry: RegistryEntry
-    trained: TrainedModel
-    limits: Mapping[str, Limit]
-    updates: int = 0
-    failures: int = 0
-    coalesced: int = 0
-    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCIES_KEPT))
-
-
-@dataclass(slots=True, eq=False)
-class _Track:
-    """One twin under one served name (mutated on the loop only)."""
-
-    twin_id: str
-    name: str
-    buffer: RowBuffer
-    alarmed: set[str] = field(default_factory=set)
-    calm: dict[str, int] = field(default_factory=dict)
-    failing: bool = False
-    version: int = 0  # of the newest answer
-    latest: LatestPrediction | None = None
-
-
-@dataclass(slots=True)
-class _Round:
-    """What one round of outcomes writes: derived values per name, events, alerts."""
-
-    derived: dict[str, list[Derived]] = field(default_factory=dict)
-    made: list[tuple[_Track, float, dict[str, Any]]] = field(default_factory=list)
-    alerts: list[tuple[_Track, str, str]] = field(default_factory=list)
-
-
-class PredictionRunner:
+class PredictionRunner(Publisher):
     """Serves the active models of ``registry`` on the live twins of ``runtime``.
 
     ``events``: where ``PredictionMade`` events are logged (default: the runtime, when it has
     ``record_event``; None: not logged). ``limits``: per registered name, alert limits per
     prediction name that replace the registry entry's. ``clear_after``: updates within bounds
-    in a row that end an alert episode.
+    in a row that end an alert episode. ``min_interval``: seconds between two inferences of one
+    twin by one model (0: every row), ``intervals`` the same per registered name.
+    ``max_pending``: twins waiting for inference at most (overflow dropped, counted).
+    ``scopes``: per registered name, the only twins it serves.
     """
 
     def __init__(
@@ -133,6 +107,10 @@ class PredictionRunner:
         events: EventRecorder | bool | None = True,
         limits: Mapping[str, Mapping[str, Limit]] | None = None,
         clear_after: int = 3,
+        min_interval: float = DEFAULT_MIN_INTERVAL,
+        intervals: Mapping[str, float] | None = None,
+        max_pending: int = DEFAULT_MAX_PENDING,
+        scopes: Mapping[str, Collection[str]] | None = None,
     ) -> None:
         self._runtime = runtime
         self._registry = registry
@@ -140,12 +118,19 @@ class PredictionRunner:
         self._events = recorder if isinstance(recorder, EventRecorder) else None
         self._limits = {name: dict(found) for name, found in (limits or {}).items()}
         self._clear_after = max(int(clear_after), 1)
-        self._served: dict[str, _Served] = {}
+        self._served: dict[str, Served] = {}
         self._errors: dict[str, str] = {}  # name -> why its active version is not served
         self._unloaded: dict[str, RegistryEntry] = {}  # name -> that version
-        self._tracks: dict[tuple[str, str], _Track] = {}
+        self._tracks: dict[tuple[str, str], Track] = {}
         self._by_model: dict[str, tuple[str, ...]] = {}
-        self._dirty: dict[tuple[str, str], None] = {}
+        self._min_interval = check_interval(min_interval, "min_interval")
+        self._intervals = {
+            name: check_interval(seconds, f"intervals/{name}")
+            for name, seconds in (intervals or {}).items()
+        }
+        self._scopes = {name: frozenset(twins) for name, twins in (scopes or {}).items()}
+        self._pacer: Pacer[tuple[str, str]] = Pacer(self._interval_of, max_pending=max_pending)
+        self._sleep_until: float | None = None  # when the worker loop wakes by itself
         self._executor: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[None] | None = None
         self._reloads: set[asyncio.Task[None]] = set()
@@ -236,7 +221,7 @@ class PredictionRunner:
                 )
         return found
 
-    def _status(self, name: str, served: _Served) -> ServingStatus:
+    def _status(self, name: str, served: Served) -> ServingStatus:
         tracks = [track for (n, _), track in self._tracks.items() if n == name]
         latencies = np.array(served.latencies) * 1e3
         stats: list[float | None] = [None, None, None]
@@ -257,7 +242,41 @@ class PredictionRunner:
             latency_ms_p99=stats[1],
             latency_ms_max=stats[2],
             error=self._errors.get(name),
+            throttled=served.throttled,
+            dropped=served.dropped,
+            min_interval=self._configured_interval(name),
         )
+
+    # --- pacing and scopes ---------------------------------------------------------------
+
+    def pace(self, name: str, seconds: float | None) -> None:
+        """Infer with ``name`` at most every ``seconds`` per twin (None: the runner's default)."""
+        if seconds is None:
+            self._intervals.pop(name, None)
+        else:
+            self._intervals[name] = check_interval(seconds, f"intervals/{name}")
+
+    def restrict(self, name: str, twins: Collection[str] | None) -> None:
+        """Serve ``name`` on these twins only (None: on every twin of its model)."""
+        if twins is None:
+            self._scopes.pop(name, None)
+            return
+        self._scopes[name] = scope = frozenset(twins)
+        for key in [key for key in self._tracks if key[0] == name and key[1] not in scope]:
+            del self._tracks[key]
+            self._pacer.forget(key)
+
+    def _configured_interval(self, name: str) -> float:
+        """The minimum interval of ``name``: configured, never above a resampled model's
+        own cadence (it makes one row per bucket anyway)."""
+        seconds = self._intervals.get(name, self._min_interval)
+        served = self._served.get(name)
+        if served is not None and served.entry.resample is not None:
+            return min(seconds, served.entry.resample)
+        return seconds
+
+    def _interval_of(self, key: tuple[str, str]) -> float:
+        return self._configured_interval(key[0])
 
     def latest(self, twin_id: str) -> list[LatestPrediction]:
         """The newest answer of every served model about the twin, by name."""
@@ -309,7 +328,7 @@ class PredictionRunner:
         entry = loaded.entry
         old = self._served.get(entry.name)
         limits = self._limits.get(entry.name, entry.limits)
-        self._served[entry.name] = _Served(entry, loaded.model, limits)
+        self._served[entry.name] = Served(entry, loaded.model, limits)
         self._by_model.clear()
         for key, track in list(self._tracks.items()):
             if key[0] != entry.name:
@@ -320,6 +339,7 @@ class PredictionRunner:
             else:
                 track.buffer = self._buffer(entry, track.twin_id)
             if track.buffer.full:
+                self._pacer.again(key)
                 self._mark(key, self._served[entry.name])
         was = f" (was v{old.entry.version})" if old is not None else ""
         logger.info("serving %s for %s%s", entry.label, entry.model, was)
@@ -333,6 +353,7 @@ class PredictionRunner:
             other = served.entry
             if (
                 name != entry.name
+                and not self._apart(name, entry.name)
                 and entry.kind == other.kind == "detector"
                 and entry.prefix == other.prefix
                 and entry.model in models
@@ -348,12 +369,17 @@ class PredictionRunner:
                     entry.model,
                 )
 
+    def _apart(self, one: str, other: str) -> bool:
+        """Whether two names serve disjoint sets of twins."""
+        a, b = self._scopes.get(one), self._scopes.get(other)
+        return a is not None and b is not None and not a & b
+
     def _unserve(self, name: str) -> None:
         self._served.pop(name, None)
         self._by_model.clear()
         for key in [key for key in self._tracks if key[0] == name]:
             del self._tracks[key]
-            self._dirty.pop(key, None)
+            self._pacer.forget(key)
         self._resubscribe()
 
     def _resubscribe(self) -> None:
@@ -382,7 +408,15 @@ class PredictionRunner:
         return names
 
     def _buffer(self, entry: RegistryEntry, twin_id: str) -> RowBuffer:
-        buffer = RowBuffer(entry.inputs, entry.window, entry.resample)
+        served = self._served.get(entry.name)
+        # a model may answer from fewer rows than its window (a young engine's remaining life)
+        minimum = getattr(served.trained, "min_history", None) if served is not None else None
+        buffer = RowBuffer(
+            entry.inputs,
+            entry.window,
+            entry.resample,
+            minimum=minimum if isinstance(minimum, int) else None,
+        )
         twin = self._runtime.find(twin_id)
         if twin is not None:
             latest: dict[str, Any] = {n: v.value for n, v in twin.telemetry.items()}
@@ -396,56 +430,78 @@ class PredictionRunner:
         if event.type is EventType.TWIN_DELETED:
             for key in [key for key in self._tracks if key[1] == event.twin_id]:
                 del self._tracks[key]
-                self._dirty.pop(key, None)
+                self._pacer.forget(key)
             return
-        values = _values_of(event)
+        values = values_of(event)
         if not values:
             return
         twin = self._runtime.find(event.twin_id)
         if twin is None:
             return
         for name in self._names_for(twin.model):
+            scope = self._scopes.get(name)
+            if scope is not None and twin.id not in scope:
+                continue
             served = self._served[name]
             key = (name, twin.id)
             track = self._tracks.get(key)
             if track is None:
-                track = self._tracks[key] = _Track(
+                track = self._tracks[key] = Track(
                     twin.id, name, self._buffer(served.entry, twin.id)
                 )
             if track.buffer.add(event.time, values) and track.buffer.full:
                 self._mark(key, served)
 
-    def _mark(self, key: tuple[str, str], served: _Served) -> None:
-        if key in self._dirty:
-            served.coalesced += 1
-        else:
-            self._dirty[key] = None
+    def _mark(self, key: tuple[str, str], served: Served) -> None:
+        state, due = self._pacer.mark(key)
         self._idle.clear()
+        if state == "coalesced":
+            served.coalesced += 1
+        elif state == "deferred":
+            served.throttled += 1
+            assert due is not None
+            if self._sleep_until is not None and due >= self._sleep_until:
+                return  # the worker loop wakes by then anyway
         self._wake.set()
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         while not self._stopping:
-            await self._wake.wait()
             self._wake.clear()
-            if self._stopping:
-                break
             try:
                 works = self._collect()
                 if not works:
-                    self._idle.set()
+                    await self._sleep()
                     continue
                 assert self._executor is not None
                 outcomes = await loop.run_in_executor(self._executor, run_all, works)
                 await self._publish(outcomes)
             except Exception:  # never let one bad round end online inference
                 logger.exception("prediction runner: a round of work failed")
-            self._wake.set()  # look again: rows may have come in meanwhile
+
+    async def _sleep(self) -> None:
+        """Wait for new rows, or until the next deferred inference is due."""
+        timeout = self._pacer.promote()
+        if self._pacer.ready:
+            return
+        if timeout is None:
+            self._idle.set()
+        self._sleep_until = None if timeout is None else time.monotonic() + timeout
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            self._sleep_until = None
 
     def _collect(self) -> list[Work]:
         works = []
-        dirty, self._dirty = self._dirty, {}
-        for key in dirty:
+        self._pacer.promote()
+        for key in self._pacer.dropped():
+            served = self._served.get(key[0])
+            if served is not None:
+                served.dropped += 1
+        for key in self._pacer.take():
             track = self._tracks.get(key)
             served = self._served.get(key[0])
             if track is None or served is None or not track.buffer.full:
@@ -455,147 +511,6 @@ class PredictionRunner:
             works.append(Work(served.entry, served.trained, window, (served, track)))
         return works
 
-    # --- results -------------------------------------------------------------------------
-
-    async def _publish(self, outcomes: Sequence[Outcome]) -> None:
-        batch = _Round()
-        for outcome in outcomes:
-            owner: tuple[_Served, _Track] = outcome.work.owner
-            served, track = owner
-            if self._tracks.get((track.name, track.twin_id)) is not track:
-                continue  # the twin was deleted, or its model unserved, meanwhile
-            if outcome.error is not None:
-                self._failed(served, track, outcome, batch)
-            else:
-                self._succeeded(served, track, outcome, batch)
-        for name, items in batch.derived.items():
-            live = [item for item in items if self._runtime.find(item.twin_id) is not None]
-            try:
-                await self._runtime.record_derived(live, cause=f"predictor:{name}")
-            except TwinkitError as error:
-                logger.warning("predictions of %s not recorded: %s", name, error)
-        for track, at, data in batch.made:
-            await self._made(track, at, data)
-        for track, alert, message in batch.alerts:
-            try:
-                await self._runtime.raise_alert(
-                    track.twin_id, alert, message, cause=f"predictor:{track.name}"
-                )
-            except NotFoundError:
-                continue  # deleted meanwhile
-
-    def _failed(self, served: _Served, track: _Track, outcome: Outcome, batch: _Round) -> None:
-        error = outcome.error
-        assert error is not None
-        served.failures += 1
-        entry = outcome.work.entry
-        reason = (
-            str(error) if isinstance(error, TwinkitError) else f"{type(error).__name__}: {error}"
-        )
-        if track.failing:
-            logger.debug("%s failed again on %s: %s", entry.label, track.twin_id, reason)
-            return
-        track.failing = True
-        trace = None if isinstance(error, TwinkitError) else error
-        logger.warning("%s failed on %s: %s", entry.label, track.twin_id, reason, exc_info=trace)
-        message = f"{entry.kind} {entry.label} failed: {reason}"
-        batch.alerts.append((track, "predictorFailed", message))
-
-    def _succeeded(self, served: _Served, track: _Track, outcome: Outcome, batch: _Round) -> None:
-        entry, window = outcome.work.entry, outcome.work.window
-        at = float(window.times[-1])
-        if track.failing:
-            track.failing = False
-            logger.info("%s works again on %s", entry.label, track.twin_id)
-        served.updates += 1
-        served.latencies.append(outcome.seconds)
-        score, predictions = outcome.score, outcome.predictions
-        if score is not None:
-            values = score_values(score, entry.prefix)
-            changes = [(_ANOMALY, self._step(track, _ANOMALY, score.anomalous))]
-        else:
-            values = prediction_values(predictions, entry.prefix)
-            changes = [
-                (p.name, self._step(track, p.name, limit.crossed(p.value)))
-                for p in predictions
-                if (limit := served.limits.get(p.name)) is not None
-            ]
-        batch.derived.setdefault(entry.name, []).append(
-            Derived(track.twin_id, at, PREDICTED, values)
-        )
-        latest = LatestPrediction(
-            track.twin_id,
-            entry.name,
-            entry.version,
-            entry.kind,
-            at,
-            values,
-            tuple(predictions),
-            score,
-            tuple(sorted(track.alarmed)),
-        )
-        track.latest = latest
-        if track.version != entry.version:
-            track.version = entry.version
-            batch.made.append((track, at, {**latest.to_json(), "reason": "serving"}))
-        for key, change in changes:
-            if change is not None:
-                reason = _reason(key, change, score is not None)
-                batch.made.append((track, at, {**latest.to_json(), "reason": reason, "on": key}))
-                if change == "entered":
-                    batch.alerts.append((track, *alert_of(entry, served.limits, latest, key)))
-
-    def _step(self, track: _Track, key: str, outside: bool) -> str | None:
-        """Advance an alert episode: ``entered``, ``left`` or None (nothing new)."""
-        if outside:
-            track.calm.pop(key, None)
-            if key not in track.alarmed:
-                track.alarmed.add(key)
-                return "entered"
-        elif key in track.alarmed:
-            calm = track.calm.get(key, 0) + 1
-            if calm >= self._clear_after:
-                track.alarmed.discard(key)
-                track.calm.pop(key, None)
-                return "left"
-            track.calm[key] = calm
-        return None
-
-    async def _made(self, track: _Track, at: float, data: dict[str, Any]) -> None:
-        if self._events is None:
-            return
-        try:
-            await self._events.record_event(
-                track.twin_id,
-                EventType.PREDICTION_MADE,
-                data,
-                cause=f"predictor:{track.name}",
-                time=at,
-            )
-        except NotFoundError:
-            return
-        except TwinkitError as error:
-            logger.warning("PredictionMade of %s not recorded: %s", track.name, error)
-
 
 def _same_rows(old: RegistryEntry, new: RegistryEntry) -> bool:
     return old.inputs == new.inputs and old.resample == new.resample
-
-
-def _values_of(event: Event) -> Mapping[str, Any]:
-    data = event.data
-    if event.type is EventType.TELEMETRY_RECEIVED:
-        values: Mapping[str, Any] = data.get("values") or {}
-        return values
-    if event.type is EventType.PROPERTY_REPORTED:
-        return {} if data.get("removed") else {data["name"]: data.get("value")}
-    if event.type is EventType.VALUES_DERIVED:
-        kind = data.get("kind")
-        return {f"{kind}:{name}": value for name, value in (data.get("values") or {}).items()}
-    return {}
-
-
-def _reason(key: str, change: str, detector: bool) -> str:
-    if detector:
-        return "anomalous" if change == "entered" else "normal"
-    return "limit" if change == "entered" else "within"

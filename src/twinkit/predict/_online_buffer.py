@@ -51,14 +51,23 @@ class RowBuffer:
         "_values",
         "columns",
         "late",
+        "minimum",
         "resample",
     )
 
     def __init__(
-        self, columns: Sequence[str], capacity: int, resample: float | None = None
+        self,
+        columns: Sequence[str],
+        capacity: int,
+        resample: float | None = None,
+        *,
+        minimum: int | None = None,
     ) -> None:
+        """``minimum``: the rows from which the buffer counts as :attr:`full` (ready for a
+        model that answers from fewer rows than its window; None: ``capacity``)."""
         self.columns = tuple(columns)
         self.resample = resample
+        self.minimum = capacity if minimum is None else max(1, min(minimum, capacity))
         self.late = 0  # readings older than the newest row, dropped
         self._index = {name: column for column, name in enumerate(self.columns)}
         self._times = np.zeros(capacity, dtype=np.float64)
@@ -78,7 +87,8 @@ class RowBuffer:
 
     @property
     def full(self) -> bool:
-        return self._count == len(self._times)
+        """Whether it holds enough rows to predict on (:attr:`minimum`)."""
+        return self._count >= self.minimum
 
     @property
     def newest(self) -> float | None:
@@ -158,7 +168,7 @@ class RowBuffer:
 
     def resized(self, capacity: int) -> RowBuffer:
         """A buffer of the same columns with ``capacity`` rows, holding the newest of these."""
-        other = RowBuffer(self.columns, capacity, self.resample)
+        other = RowBuffer(self.columns, capacity, self.resample, minimum=self.minimum)
         times, values = self.window(capacity)
         count = len(times)
         other._times[:count], other._values[:count] = times, values

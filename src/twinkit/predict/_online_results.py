@@ -21,9 +21,11 @@ __all__ = [
     "LatestPrediction",
     "ServingStatus",
     "alert_of",
+    "change_reason",
     "output_name",
     "prediction_values",
     "score_values",
+    "values_of",
 ]
 
 ANOMALY_SCORE: Final = "anomaly_score"
@@ -100,7 +102,12 @@ def _prediction_json(prediction: Prediction) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class ServingStatus:
-    """Where one served model stands: counters and per-update latency (ms)."""
+    """Where one served model stands: counters and per-update latency (ms).
+
+    ``coalesced``: rows that got no inference of their own (a newer row of the twin was
+    inferred on instead); ``throttled``: inferences put off by ``min_interval`` (seconds);
+    ``dropped``: inferences dropped from a full queue; ``late``: rows older than the newest.
+    """
 
     name: str
     version: int
@@ -115,6 +122,9 @@ class ServingStatus:
     latency_ms_p99: float | None
     latency_ms_max: float | None
     error: str | None = None
+    throttled: int = 0
+    dropped: int = 0
+    min_interval: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -127,6 +137,9 @@ class ServingStatus:
             "failures": self.failures,
             "coalesced": self.coalesced,
             "late": self.late,
+            "throttled": self.throttled,
+            "dropped": self.dropped,
+            "minInterval": self.min_interval,
             "latencyMs": {
                 "p50": self.latency_ms_p50,
                 "p99": self.latency_ms_p99,
@@ -177,3 +190,26 @@ def alert_of(
         "predictionLimit",
         f"predictor {entry.label}: {key} {value:.4g} {limits[key].describe(value)}",
     )
+
+
+def values_of(event: Event) -> Mapping[str, Any]:
+    """The values an event brings a twin's rows: telemetry, one reported property, or derived
+    values as ``<kind>:<name>``; nothing for other events."""
+    data = event.data
+    if event.type is EventType.TELEMETRY_RECEIVED:
+        values: Mapping[str, Any] = data.get("values") or {}
+        return values
+    if event.type is EventType.PROPERTY_REPORTED:
+        return {} if data.get("removed") else {data["name"]: data.get("value")}
+    if event.type is EventType.VALUES_DERIVED:
+        kind = data.get("kind")
+        return {f"{kind}:{name}": value for name, value in (data.get("values") or {}).items()}
+    return {}
+
+
+def change_reason(change: str, detector: bool) -> str:
+    """The ``reason`` of the PredictionMade event that logs an alert episode's ``change``
+    (``entered`` or ``left``)."""
+    if detector:
+        return "anomalous" if change == "entered" else "normal"
+    return "limit" if change == "entered" else "within"

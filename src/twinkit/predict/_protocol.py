@@ -127,7 +127,12 @@ class AnomalyScore:
 
 @runtime_checkable
 class Predictor(Protocol):
-    """A model that estimates or forecasts values of a twin from a window of its inputs."""
+    """A model that estimates or forecasts values of a twin from a window of its inputs.
+
+    A model that can answer from fewer rows than :attr:`window` (a young engine's remaining
+    life) may also have an ``int`` attribute ``min_history``: the live runner then predicts
+    once that many rows came, on the rows it has.
+    """
 
     @property
     def inputs(self) -> Sequence[str]:

@@ -155,6 +155,11 @@ class RulPredictor:
         return self.config.features.window
 
     @property
+    def min_history(self) -> int:
+        """The fewest cycles it answers from (a live runner predicts from then on)."""
+        return self.config.min_history
+
+    @property
     def fitted(self) -> bool:
         return self._model is not None
 

@@ -12,24 +12,19 @@ prints how long each ROM evaluation took in the live loop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shlex
-import signal
 import socket
-import sys
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-import uvicorn
-
-from twinkit.api import API_PREFIX, Services, Settings, create_app
-from twinkit.api._serve import ApiServer, bind, ensure_admin_token
+from twinkit.api import API_PREFIX, Services, Settings
+from twinkit.api._serve import bind, ensure_admin_token
 from twinkit.core import Runtime
-from twinkit.errors import ConflictError, TwinkitError, ValidationError
+from twinkit.errors import ConflictError, ValidationError
+from twinkit.examples._server import broker_url, demo_server, stop_on_signals, wait_started
 from twinkit.examples.bracket._device import BracketDevice, GaugeModel, start_device
 from twinkit.examples.bracket._loads import Crack
 from twinkit.examples.bracket._reduced import BracketRom, bracket_rom
@@ -47,7 +42,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_STATE: Final = Path(".twinkit-bracket")
 DEMO_CAUSE: Final = "system:demo"
-_START_TIMEOUT: Final = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +60,7 @@ class BracketDemoOptions:
     seed: int = 0
     crack: Crack | None = None
     cache_dir: Path | None = None
+    dashboard: bool = False  # serve the web dashboard at /ui (once per process)
     duration: float | None = None
 
     def __post_init__(self) -> None:
@@ -118,29 +113,6 @@ def _progress(say: Callable[[str], None]) -> Callable[[float], None]:
     return report
 
 
-@contextlib.contextmanager
-def _stop_on_signals(stop: asyncio.Event, say: Callable[[str], None]) -> Iterator[None]:
-    """Set ``stop`` on SIGINT and SIGTERM while inside (main thread only)."""
-    loop = asyncio.get_running_loop()
-    if threading.current_thread() is not threading.main_thread() or sys.platform == "win32":
-        yield
-        return
-
-    def requested(name: str) -> None:
-        if not stop.is_set():
-            say(f"{name}: stopping the logger, server, connector, broker and store")
-        stop.set()
-
-    handled = (signal.SIGINT, signal.SIGTERM)
-    for sig in handled:
-        loop.add_signal_handler(sig, requested, sig.name)
-    try:
-        yield
-    finally:
-        for sig in handled:
-            loop.remove_signal_handler(sig)
-
-
 async def run_bracket_demo(
     options: BracketDemoOptions,
     *,
@@ -160,7 +132,7 @@ async def run_bracket_demo(
             where="--port",
         ) from err
     try:
-        with _stop_on_signals(stop, say):
+        with stop_on_signals(stop, say):
             reduced = await asyncio.to_thread(
                 bracket_rom, options.spec, cache_dir=options.cache_dir, progress=_progress(say)
             )
@@ -197,15 +169,6 @@ async def run_bracket_demo(
         sock.close()
 
 
-def _broker_url(services: Services) -> str:
-    if services.broker is not None:
-        return services.broker.url
-    url = services.settings.mqtt_url
-    if url is None:
-        raise ValidationError("the demo needs MQTT", path="mqtt_url", expected="a URL", got=None)
-    return url
-
-
 async def _run_logger_and_server(
     services: Services,
     options: BracketDemoOptions,
@@ -220,7 +183,7 @@ async def _run_logger_and_server(
 ) -> None:
     device: BracketDevice = await asyncio.to_thread(
         start_device,
-        _broker_url(services),
+        broker_url(services),
         options.spec,
         twin_id=options.twin_id,
         crack=options.crack,
@@ -229,16 +192,15 @@ async def _run_logger_and_server(
         seed=options.seed,
         gauges=gauges,
     )
-    config = uvicorn.Config(
-        create_app(services), log_level="info", lifespan="off", access_log=False
-    )
-    server = ApiServer(config)
+    server, dashboard = demo_server(services, dashboard=options.dashboard)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        await _wait_started(server, serving)
+        await wait_started(server, serving)
         host, port = sock.getsockname()[:2]
         base = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
-        for line in _banner(services, options, reduced, fresh=fresh, secret=secret, base=base):
+        for line in _banner(
+            services, options, reduced, fresh=fresh, secret=secret, base=base, dashboard=dashboard
+        ):
             say(line)
         stopping = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait(
@@ -255,18 +217,6 @@ async def _run_logger_and_server(
         await serving
 
 
-async def _wait_started(server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + _START_TIMEOUT
-    while not server.started:
-        if serving.done():
-            serving.result()
-            raise TwinkitError("the API server stopped during start-up (see the log above)")
-        if loop.time() > deadline:
-            raise TwinkitError(f"the API server did not start within {_START_TIMEOUT:g} s")
-        await asyncio.sleep(0.02)
-
-
 def _banner(
     services: Services,
     options: BracketDemoOptions,
@@ -275,6 +225,7 @@ def _banner(
     fresh: bool,
     secret: str | None,
     base: str,
+    dashboard: bool = False,
 ) -> Iterator[str]:
     settings, twin, spec = services.settings, options.twin_id, options.spec
     crack = options.crack
@@ -290,6 +241,8 @@ def _banner(
             f"{crack.severity:.0%} of its stiffness over {crack.growth:g} s"
         )
     yield f"  state    {settings.data_dir} ({'created' if fresh else 'reused'})"
+    if dashboard:
+        yield f"  dashboard {base}/ui/  (sign in with the admin token)"
     yield f"  API      {base}{API_PREFIX}"
     yield f"  docs     {base}/docs"
     yield f"  stream   ws://{base.removeprefix('http://')}{API_PREFIX}/stream (WebSocket)"

@@ -4,7 +4,9 @@ One call, :func:`run_demo`, opens the services on a state folder (store, runtime
 Mosquitto unless an MQTT URL is given, the MQTT connector), puts the station's models, twins
 and relationships in (once: a second run reuses the state), starts the simulated devices,
 serves the API, runs the station's physics in shadow mode once every device has reported (a
-shadow starts from the twin's latest values, which must be this run's), and waits for Ctrl-C,
+shadow starts from the twin's latest values, which must be this run's), serves the pumps'
+anomaly detector (trained in the background: :mod:`twinkit.examples.pumps._detector`), and
+waits for Ctrl-C,
 SIGTERM or ``duration``. It then stops devices, server, connector, broker and store, in that
 order, so that nothing the devices sent is cut off half-way.
 
@@ -15,26 +17,30 @@ bring their own runtime.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import shlex
-import shutil
-import signal
 import socket
-import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import uvicorn
-
-from twinkit.api import API_PREFIX, Services, Settings, create_app
-from twinkit.api._serve import ApiServer, bind, ensure_admin_token
+from twinkit.api import API_PREFIX, Services, Settings
+from twinkit.api._serve import ensure_admin_token
 from twinkit.core import Runtime
-from twinkit.errors import ConflictError, TwinkitError, ValidationError
+from twinkit.errors import ConflictError, ValidationError
+from twinkit.examples._server import (
+    START_TIMEOUT_S,
+    broker_url,
+    demo_server,
+    listen,
+    shell_path,
+    stop_on_signals,
+    twinkit_command,
+    wait_for_stop,
+    wait_started,
+)
+from twinkit.examples.pumps._detector import PumpDetectors
 from twinkit.examples.pumps._devices import DeviceGroup, start_devices
 from twinkit.examples.pumps._layout import (
     PIPE,
@@ -63,7 +69,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_STATE: Final = Path(".twinkit-demo")
 DEMO_CAUSE: Final = "system:demo"
 """The ``cause`` of every event the demo's set-up writes."""
-_START_TIMEOUT: Final = 30.0
+_START_TIMEOUT: Final = START_TIMEOUT_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +84,7 @@ class DemoOptions:
     pumps: int = 3
     speedup: float = 1.0
     seed: int = 0
+    dashboard: bool = False  # serve the web dashboard at /ui (once per process)
     duration: float | None = None
     shadow: bool = True
 
@@ -179,32 +186,6 @@ async def start_station_shadow(services: Services, *, time_scale: float = 1.0) -
     await services.start_shadow()
 
 
-@contextlib.contextmanager
-def _stop_on_signals(stop: asyncio.Event, say: Callable[[str], None]) -> Iterator[None]:
-    """Set ``stop`` on SIGINT and SIGTERM while inside (main thread only; elsewhere the caller
-    stops the demo through ``stop``)."""
-    loop = asyncio.get_running_loop()
-    if threading.current_thread() is not threading.main_thread() or sys.platform == "win32":
-        yield
-        return
-
-    def requested(name: str) -> None:
-        if stop.is_set():
-            say(f"{name} again: already stopping, please wait")
-            return
-        say(f"{name}: stopping devices, server, connector, broker and store")
-        stop.set()
-
-    handled = (signal.SIGINT, signal.SIGTERM)
-    for sig in handled:
-        loop.add_signal_handler(sig, requested, sig.name)
-    try:
-        yield
-    finally:
-        for sig in handled:
-            loop.remove_signal_handler(sig)
-
-
 async def run_demo(
     options: DemoOptions,
     *,
@@ -217,9 +198,9 @@ async def run_demo(
     layout = options.layout()
     if options.skab_dir is not None:
         skab_runs(options.skab_dir)  # a missing or empty folder fails before anything starts
-    sock = _listen(options.settings)  # a taken port fails before anything starts, too
+    sock = listen(options.settings)  # a taken port fails before anything starts, too
     try:
-        with _stop_on_signals(stop, say):
+        with stop_on_signals(stop, say):
             services = await Services.open(options.settings)
             try:
                 secret = await ensure_admin_token(services)
@@ -242,26 +223,6 @@ async def run_demo(
         sock.close()
 
 
-def _listen(settings: Settings) -> socket.socket:
-    try:
-        return bind(settings.host, settings.port)
-    except OSError as err:
-        raise ConflictError(
-            f"cannot listen on {settings.host}:{settings.port}: {err.strerror or err}; "
-            "pass another --port (0 picks a free one)",
-            where="--port",
-        ) from err
-
-
-def _broker_url(services: Services) -> str:
-    if services.broker is not None:
-        return services.broker.url
-    url = services.settings.mqtt_url
-    if url is None:  # Services.open with mqtt=True always gives one or the other
-        raise ValidationError("the demo needs MQTT", path="mqtt_url", expected="a URL", got=None)
-    return url
-
-
 async def _run_devices_and_server(
     services: Services,
     options: DemoOptions,
@@ -273,33 +234,41 @@ async def _run_devices_and_server(
     secret: str | None,
     report: InstallReport,
 ) -> None:
+    detectors = PumpDetectors(services, layout, speedup=options.speedup)
+    await detectors.prepare()
     started = services.clock()
     devices: DeviceGroup = await asyncio.to_thread(
         start_devices,
-        _broker_url(services),
+        broker_url(services),
         layout,
         speedup=options.speedup,
         seed=options.seed,
         skab_dir=options.skab_dir,
     )
-    config = uvicorn.Config(
-        create_app(services), log_level="info", lifespan="off", access_log=False
-    )
-    server = ApiServer(config)
+    server, dashboard = demo_server(services, dashboard=options.dashboard)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
+    detectors.start(devices.replay, started)
     try:
-        await _wait_started(server, serving)
+        await wait_started(server, serving)
         if options.shadow:
             await _reported_since(services.runtime, _simulated_twins(layout), started, stop)
             await start_station_shadow(services, time_scale=options.speedup)
         host, port = sock.getsockname()[:2]
         base = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
         for line in _banner(
-            services, options, layout=layout, report=report, secret=secret, base=base
+            services,
+            options,
+            layout=layout,
+            report=report,
+            secret=secret,
+            base=base,
+            dashboard=dashboard,
+            detectors=detectors.describe(replaying=devices.replay is not None),
         ):
             say(line)
-        await _wait_for_stop(stop, serving, options.duration)
+        await wait_for_stop(stop, serving, options.duration)
     finally:  # devices first: what they already sent is still taken in
+        await detectors.stop()
         await asyncio.to_thread(devices.stop)
         server.should_exit = True
         await serving
@@ -334,48 +303,6 @@ async def _reported_since(
         await asyncio.sleep(0.05)
 
 
-async def _wait_started(server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + _START_TIMEOUT
-    while not server.started:
-        if serving.done():
-            serving.result()  # raises what stopped it
-            raise TwinkitError("the API server stopped during start-up (see the log above)")
-        if loop.time() > deadline:
-            raise TwinkitError(f"the API server did not start within {_START_TIMEOUT:g} s")
-        await asyncio.sleep(0.02)
-
-
-async def _wait_for_stop(
-    stop: asyncio.Event, serving: asyncio.Task[None], duration: float | None
-) -> None:
-    stopping = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait(
-        {stopping, serving}, timeout=duration, return_when=asyncio.FIRST_COMPLETED
-    )
-    stopping.cancel()
-    if serving in done:
-        logger.error("the API server stopped by itself; stopping the demo")
-    elif not done:
-        logger.info("demo ran its %g s; stopping", duration)
-
-
-def _twinkit_command() -> str:
-    """How to call ``twinkit`` from here: the bare name when PATH finds this installation,
-    else the console script next to this interpreter (``.venv/bin/twinkit``)."""
-    script = Path(sys.executable).with_name("twinkit")
-    found = shutil.which("twinkit")
-    if not script.exists() or (found and Path(found).resolve() == script.resolve()):
-        return "twinkit"
-    with contextlib.suppress(ValueError):
-        return str(script.relative_to(Path.cwd()))
-    return str(script)
-
-
-def _shell_path(path: Path) -> str:
-    return shlex.quote(str(path))
-
-
 def _banner(
     services: Services,
     options: DemoOptions,
@@ -384,8 +311,10 @@ def _banner(
     report: InstallReport,
     secret: str | None,
     base: str,
+    dashboard: bool = False,
+    detectors: Sequence[str] = (),
 ) -> Iterator[str]:
-    """The lines that tell a user what runs and what to try."""
+    """The lines that tell a user what runs and what to try (``detectors``: what they serve)."""
     settings = services.settings
     state = "created" if report.fresh else "reused"
     pumps = [t.id for t in layout.twins if t.id.startswith("pump-") and t.id != layout.replay_twin]
@@ -397,6 +326,8 @@ def _banner(
         + f"), simulated at {options.speedup:g}x"
     )
     yield f"  state    {settings.data_dir} ({state})"
+    if dashboard:
+        yield f"  dashboard {base}/ui/  (sign in with the admin token)"
     yield f"  API      {base}{API_PREFIX}"
     yield f"  docs     {base}/docs"
     yield f"  stream   ws://{base.removeprefix('http://')}{API_PREFIX}/stream (WebSocket)"
@@ -409,6 +340,7 @@ def _banner(
             "  shadow   the physics of every pump, pipe, valve and tank runs beside them: "
             "residual:<telemetry> = measured - simulated"
         )
+    yield from detectors
     token_file = settings.admin_token_file
     if secret is not None:
         yield f"  admin token (shown once, also in {token_file}): {secret}"
@@ -416,15 +348,19 @@ def _banner(
         yield f"  admin token: in {token_file}"
     else:
         yield (
-            f"  admin token: none stored; make one with: {_twinkit_command()} token create "
-            f"--role admin --data {_shell_path(settings.data_dir)}"
+            f"  admin token: none stored; make one with: {twinkit_command()} token create "
+            f"--role admin --data {shell_path(settings.data_dir)}"
         )
-    twinkit = _twinkit_command()
+    twinkit = twinkit_command()
     yield "try, in another shell:"
-    yield (f"  export TWINKIT_URL={base} TWINKIT_TOKEN=$(cat {_shell_path(token_file)})")
+    yield (f"  export TWINKIT_URL={base} TWINKIT_TOKEN=$(cat {shell_path(token_file)})")
     yield f"  {twinkit} twin ls"
     yield f"  {twinkit} twin set-desired pump-1 speedSetpoint 1200"
     yield f"  {twinkit} twin get pump-1"
+    yield (
+        f'  curl -H "Authorization: Bearer $TWINKIT_TOKEN" '
+        f"{base}{API_PREFIX}/twins/pump-1/predictions"
+    )
     yield f'  curl -H "Authorization: Bearer $TWINKIT_TOKEN" {base}{API_PREFIX}/twins/pump-1'
     yield (
         f"  pump-1's live events: ws://{base.removeprefix('http://')}{API_PREFIX}/stream"

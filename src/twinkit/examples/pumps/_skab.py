@@ -4,7 +4,9 @@ A SKAB run is a ``;``-separated CSV at 1 Hz: ``datetime`` then eight sensor colu
 the runs with faults, the labels ``anomaly`` and ``changepoint``. Sensors map onto the Pump
 model (converted to its units); the labels are kept on the :class:`SkabRun` for evaluation but
 never published. The replay keeps the original spacing of rows divided by ``speedup`` and
-stamps each row with the wall-clock time it is due at.
+stamps each row with the wall-clock time it is due at; :attr:`SkabReplay.playing` says which
+run it is publishing and the stamp of each of its rows (a live detector calibrates on a run's
+first rows with it, and a test finds a run's labelled anomaly in wall-clock time).
 """
 
 from __future__ import annotations
@@ -27,7 +29,15 @@ from twinkit.errors import NotFoundError, ValidationError
 from twinkit.examples.pumps._mqtt import Broker, DeviceLink
 from twinkit.examples.pumps._station import Reply
 
-__all__ = ["SKAB_COLUMNS", "SKAB_FOLDERS", "SkabReplay", "SkabRun", "read_skab_csv", "skab_runs"]
+__all__ = [
+    "SKAB_COLUMNS",
+    "SKAB_FOLDERS",
+    "ReplayedRun",
+    "SkabReplay",
+    "SkabRun",
+    "read_skab_csv",
+    "skab_runs",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +72,29 @@ class SkabRun:
     def row(self, index: int) -> dict[str, float]:
         """Row ``index`` as a Pump telemetry message."""
         return {name: float(column[index]) for name, column in self.values.items()}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ReplayedRun:
+    """A run as a replay publishes it: the ``number``-th played (from 1), and the wall-clock
+    time each of its rows is stamped with."""
+
+    number: int
+    run: SkabRun
+    stamps: npt.NDArray[np.float64]
+
+    @property
+    def name(self) -> str:
+        """``<folder>/<stem>``, e.g. ``valve1/0``."""
+        return f"{self.run.path.parent.name}/{self.run.path.stem}"
+
+    def anomaly_window(self) -> tuple[float, float] | None:
+        """Stamps of the first and last row labelled ``anomaly`` (None: no such row)."""
+        labels = self.run.labels.get("anomaly")
+        rows = np.flatnonzero(labels == 1) if labels is not None else np.array([])
+        if not len(rows):
+            return None
+        return float(self.stamps[rows[0]]), float(self.stamps[rows[-1]])
 
 
 def _parse_time(text: str, where: str) -> float:
@@ -183,6 +216,8 @@ class SkabReplay:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.published = 0
+        self.playing: ReplayedRun | None = None
+        """The run being published (None before the first)."""
         self.finished = threading.Event()
         """Set when the last run has been published (never, with ``loop``)."""
 
@@ -221,8 +256,11 @@ class SkabReplay:
         if len(run) == 0:
             return offset
         elapsed = run.times - run.times[0]
+        stamps = origin + (offset + elapsed) / self.speedup
+        number = 1 if self.playing is None else self.playing.number + 1
+        self.playing = ReplayedRun(number, run, stamps)
         for index in range(len(run)):
-            due = origin + (offset + float(elapsed[index])) / self.speedup
+            due = float(stamps[index])
             if self._stop.wait(max(0.0, due - self._clock())):
                 break
             self.link.publish_telemetry(run.row(index), ts=due)
