@@ -29,9 +29,9 @@ from faults_helpers import (
     read_store,
     reported_values,
     set_up_counter,
-    settle,
 )
 
+from served import settle
 from twinkit.core import Point
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

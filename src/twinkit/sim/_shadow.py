@@ -319,6 +319,10 @@ class ShadowRunner:
             target, shadow.target = shadow.target, None
             if target is None:
                 continue
+            if shadow.time is not None and target <= shadow.time:
+                # data at a time an advance in flight already reached when it was marked
+                shadow.ignored += 1
+                continue
             twin = self._runtime.find(shadow.twin_id)
             if twin is None:
                 continue

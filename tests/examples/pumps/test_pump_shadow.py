@@ -389,7 +389,7 @@ def test_the_demo_shows_the_wearing_bearing_of_pump_1_live(tmp_path: Path) -> No
             assert abs(np.mean(recent("pump-2", "residual:vibration1"))) < 0.3 * worn
             assert np.max(np.abs(recent("tank-1", "residual:level"))) < HEALTHY[TANK]["level"]
             (shadow,) = api.get("/twins/pump-1/shadow").json()["shadows"]
-            assert shadow["state"] == "running" and shadow["failures"] == 0
+            assert shadow["state"] == "running" and shadow["failures"] == 0, shadow
     finally:
         assert demo.interrupt() == 0, demo.output
     assert "Traceback" not in demo.output
