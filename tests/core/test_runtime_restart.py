@@ -2,7 +2,7 @@
 
 Snapshots are taken every few events so that replay starts from snapshots as well as from the
 beginning of logs; late, repeated and removed reports, acknowledgements, relationships and
-deletions are all in the mix.
+deletions, and alerts raised, raised again, acknowledged and cleared are all in the mix.
 """
 
 from __future__ import annotations
@@ -37,6 +37,13 @@ operation = st.one_of(
     st.tuples(st.just("relate"), st.sampled_from(IDS), st.sampled_from(IDS)),
     st.tuples(st.just("unrelate"), st.sampled_from(IDS), st.sampled_from(IDS)),
     st.tuples(st.just("remove"), st.sampled_from(["p1", "p2"])),
+    st.tuples(
+        st.just("alert"),
+        st.sampled_from(IDS),
+        st.sampled_from(["raise", "ack", "clear"]),
+        st.sampled_from(["hot", "stuck"]),
+        st.sampled_from(["warning", "critical"]),
+    ),
 )
 
 
@@ -79,6 +86,14 @@ async def perform(runtime: Runtime, op: tuple[Any, ...]) -> None:
                 await runtime.remove_relationship(twin_id, edge.id, cause=cause)
     elif kind == "remove":
         await runtime.report(twin_id, {}, removed=["speed"], cause=cause)
+    elif kind == "alert":
+        action, name, severity = rest
+        if action == "raise":
+            await runtime.raise_alert(twin_id, name, severity, cause=cause, severity=severity)
+        elif action == "ack":
+            await runtime.acknowledge_alert(twin_id, name, cause="token:op", note=name)
+        else:
+            await runtime.clear_alert(twin_id, name, cause="token:op")
 
 
 def edge_key(edge: RelationshipEdge) -> tuple[str, str]:
@@ -103,6 +118,16 @@ def state(runtime: Runtime) -> dict[str, Twin]:
 @example(
     ops=[("report", "p1", 1.0, 1.0), ("report", "p1", 1.0, 5.0), ("report", "p1", 0.0, 3.0)],
     snapshot_every=1000,
+)
+@example(  # open alerts before and after snapshots; one cleared, one acknowledged
+    ops=[
+        ("alert", "p1", "raise", "hot", "warning"),
+        ("alert", "p1", "ack", "hot", "warning"),
+        ("alert", "t1", "raise", "stuck", "critical"),
+        ("alert", "p1", "raise", "hot", "warning"),
+        ("alert", "t1", "clear", "stuck", "critical"),
+    ],
+    snapshot_every=3,
 )
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
@@ -130,6 +155,7 @@ def test_restart_restores_exactly_the_same_state(
             assert state(again) == before
             assert {t: sorted(again.incoming(t), key=edge_key) for t in before} == incoming
             assert {t: again.get(t).version for t in before} == seqs
+            assert again.alerts() == runtime.alerts()
 
     with tempfile.TemporaryDirectory() as tmp:
         asyncio.run(main(Path(tmp) / "twins.db"))

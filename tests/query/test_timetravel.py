@@ -429,6 +429,9 @@ OPS = st.lists(
         st.tuples(st.just("unlink"), st.sampled_from(IDS), st.sampled_from(IDS)),
         st.tuples(st.just("flow"), st.sampled_from(IDS), st.integers(0, 3), st.integers(-8, 3)),
         st.tuples(st.just("tick"), st.integers(0, 5)),
+        st.tuples(
+            st.just("alert"), st.sampled_from(IDS), st.sampled_from(["raise", "ack", "clear"])
+        ),
     ),
     max_size=30,
 )
@@ -458,6 +461,12 @@ async def perform(runtime: Runtime, clock: Clock, rec: Recorder, op: tuple[Any, 
             await runtime.add_relationship(twin_id, "feeds", args[1], cause=ADMIN)
         elif kind == "unlink":
             await runtime.remove_relationship(twin_id, f"feeds-{args[1]}", cause=ADMIN)
+        elif kind == "alert" and args[1] == "raise":
+            await runtime.raise_alert(twin_id, "hot", f"at {clock.now}", cause=DEVICE)
+        elif kind == "alert" and args[1] == "ack":
+            await runtime.acknowledge_alert(twin_id, "hot", cause=ADMIN, note="seen")
+        elif kind == "alert":
+            await runtime.clear_alert(twin_id, "hot", cause=ADMIN)
         elif kind == "flow":
             reading = Reading(twin_id, {"flow": float(args[1])}, clock.now + args[2])
             (error,) = await runtime.ingest([[reading]], cause=DEVICE)
@@ -510,6 +519,13 @@ EVENT_DATA = st.one_of(
     st.tuples(st.just(EventType.RELATIONSHIP_REMOVED), st.builds(dict, id=st.sampled_from(["r1", "r2"]))),
     st.tuples(st.just(EventType.COMMAND_INVOKED), st.builds(dict, id=st.just("c"), name=st.just("go"))),
     st.tuples(st.just(EventType.TELEMETRY_RECEIVED), st.builds(dict, values=st.just({"f": 1.0}))),
+    st.tuples(st.just(EventType.ALERT_RAISED), st.builds(
+        dict, name=st.sampled_from(["a", "b"]), severity=st.sampled_from(["warning", "error"]),
+        message=st.sampled_from(["m", "n"]), by=st.sampled_from(["r", "s"]))),
+    st.tuples(st.just(EventType.ALERT_ACKNOWLEDGED), st.builds(
+        dict, name=st.sampled_from(["a", "b"]), note=st.sampled_from(["", "n"]), by=st.just("op"))),
+    st.tuples(st.just(EventType.ALERT_CLEARED), st.builds(
+        dict, name=st.sampled_from(["a", "b"]), message=st.just(""), by=st.just("op"))),
 )  # fmt: skip
 
 
@@ -538,3 +554,30 @@ def test_the_fast_fold_equals_cores_fold(
         found = state_as_of(TwinRows("t", snapshot, tail), 1e9)
         assert found is not None
         assert found == (want, "t")
+
+
+def test_the_past_knows_which_alerts_were_open(tmp_path: Path) -> None:
+    async def body(store: SQLiteStore, runtime: Runtime, clock: Clock) -> None:
+        await runtime.create_twin("p1", PUMP, cause=ADMIN)
+        clock.now = 1_010.0
+        await runtime.raise_alert("p1", "hot", "95 °C", cause=DEVICE, severity="error")
+        clock.now = 1_020.0
+        await runtime.acknowledge_alert("p1", "hot", cause=ADMIN, note="seen")
+        clock.now = 1_030.0
+        await runtime.clear_alert("p1", "hot", cause=ADMIN, message="cooled down")
+        opened = await twin_as_of(store, "p1", 1_015.0)
+        acked = await twin_as_of(store, "p1", 1_025.0)
+        closed = await twin_as_of(store, "p1", 1_035.0)
+        assert opened is not None and acked is not None and closed is not None
+        hot = opened.alerts["hot"]
+        assert (hot.severity, hot.raised, hot.raised_by, hot.is_acknowledged) == (
+            "error",
+            1_010.0,
+            DEVICE,
+            False,
+        )
+        assert acked.alerts["hot"].acknowledged_by == ADMIN and closed.alerts == {}
+        graph = await graph_as_of(store, 1_025.0)
+        assert graph.twins["p1"].alerts["hot"].note == "seen"
+
+    with_runtime(tmp_path, body)

@@ -273,6 +273,11 @@ def test_a_failing_simulator_fails_its_shadow_only_alerts_once_and_is_retried(
         assert retried.state is ShadowState.RUNNING and retried.error is None
         assert retried.reseeds == 1 and retried.failures == 1
         assert retried.simulated == {"level": 1.25}
+        assert runtime.get("tank-2").alerts == {}  # it runs again: the alert is cleared
+        (cleared,) = [
+            e for e in await runtime.events("tank-2") if e.type is EventType.ALERT_CLEARED
+        ]
+        assert cleared.cause == "simulator:physics" and "runs again" in cleared.data["message"]
         # A diverging run (NaN) fails it the same way, naming the time.
         await read(runtime, "tank-2", 6.0, level=1.0, inflow=-1.0)
         await read(runtime, "tank-2", 7.0, level=1.0, inflow=-1.0)
@@ -282,8 +287,23 @@ def test_a_failing_simulator_fails_its_shadow_only_alerts_once_and_is_retried(
         assert diverged.error is not None and "diverged at t=6.5 s" in diverged.error
         alerts = [e for e in await runtime.events("tank-2") if e.type is EventType.ALERT_RAISED]
         assert len(alerts) == 2
+        assert list(runtime.get("tank-2").alerts) == ["simulatorFailed"]
 
     with_shadow(tmp_path, body, tank_binding(FragileTank), monotonic=clock, retry_after=10.0)
+
+
+def test_an_alert_left_open_before_a_restart_is_cleared_by_the_first_run(tmp_path: Path) -> None:
+    async def body(runtime: Runtime, runner: ShadowRunner, store: SQLiteStore) -> None:
+        message = "simulator of binding 'physics' failed: before the restart"
+        await runtime.raise_alert("tank-1", "simulatorFailed", message, cause="simulator:physics")
+        await runtime.raise_alert("tank-1", "hot", "someone else's", cause="rule:t")
+        await read(runtime, "tank-1", 0.0, level=1.0, inflow=1.0)
+        await runner.settle()
+        (status,) = runner.status("tank-1")
+        assert status.state is ShadowState.RUNNING
+        assert list(runtime.get("tank-1").alerts) == ["hot"]  # only its own alert is cleared
+
+    with_shadow(tmp_path, body)
 
 
 def test_related_inputs_come_from_the_live_graph(tmp_path: Path) -> None:

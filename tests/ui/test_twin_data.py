@@ -3,14 +3,14 @@ who caused an event, event summaries and open alerts."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
 import pytest
 
-from twinkit.core import Event, EventType, PropertyState, RelationshipEdge, Twin
+from twinkit.core import AlertState, Event, EventType, PropertyState, RelationshipEdge, Twin
 from twinkit.model.dtdl import parse
-from twinkit.ui._overview_alerts import ALERT_OPEN_S
 from twinkit.ui._twin_data import (
     SyncState,
     cause_label,
@@ -279,23 +279,27 @@ def test_telemetry_and_derived_values_are_not_logged() -> None:
 # --- alerts -----------------------------------------------------------------------------------
 
 
-def alert(seq: int, name: str, recorded: float, cause: str = "predictor:p") -> Event:
-    data = {"name": name, "severity": "warning", "message": f"{name} #{seq}"}
-    return event(
-        EventType.ALERT_RAISED, data, seq=seq, time=recorded, recorded=recorded, cause=cause
+def test_open_alerts_are_the_twins_own_newest_first() -> None:
+    twin = replace(
+        Twin("pump-1", PUMP, version=5, created=1.0, updated=9.0),
+        alerts={
+            "anomalyDetected": AlertState(
+                "anomalyDetected", "warning", "score 9", 5.0, 4, 8.0, "predictor:p"
+            ),
+            "simulatorFailed": AlertState(
+                "simulatorFailed",
+                "error",
+                "diverged",
+                6.0,
+                5,
+                6.0,
+                "simulator:physics",
+                acknowledged=7.0,
+                acknowledged_by="token:t1",
+            ),
+        },
     )
-
-
-def test_open_alerts_newest_first_one_per_raiser_and_name_and_old_ones_closed() -> None:
-    now = 10_000.0
-    events = [
-        alert(1, "stale", now - ALERT_OPEN_S - 1),
-        alert(2, "anomalyDetected", now - 50),
-        event(EventType.PROPERTY_REPORTED, {"name": "speed", "value": 1.0}, seq=3),
-        alert(4, "anomalyDetected", now - 10),  # replaces seq 2
-        alert(5, "simulatorFailed", now - 20, cause="simulator:physics"),
-    ]
-    found = open_alerts(events, now)
-    assert [(a.name, a.seq) for a in found] == [("anomalyDetected", 4), ("simulatorFailed", 5)]
-    assert found[0].message == "anomalyDetected #4" and found[1].cause == "simulator:physics"
-    assert open_alerts(events, now + ALERT_OPEN_S) == []
+    found = open_alerts(twin)
+    assert [(a.name, a.time) for a in found] == [("anomalyDetected", 8.0), ("simulatorFailed", 6.0)]
+    assert found[0].cause == "predictor:p" and found[1].acknowledged_by == "token:t1"
+    assert open_alerts(replace(twin, alerts={})) == []

@@ -7,6 +7,7 @@ import logging
 from fastapi import APIRouter, FastAPI
 
 from twinkit.api import (
+    _routes_alerts,
     _routes_history,
     _routes_models,
     _routes_ops,
@@ -28,7 +29,8 @@ _DESCRIPTION = """
 The twinkit REST and WebSocket API.
 
 Every route but `/api/v1/health` needs `Authorization: Bearer <token>`. Roles: **viewer**
-(read), **operator** (viewer + ingest, desired values, commands, dead-letter replay), **admin**
+(read), **operator** (viewer + ingest, desired values, commands, dead-letter replay,
+acknowledging and clearing alerts), **admin**
 (operator + models, twins, relationships, tokens).
 
 Errors are JSON: `{"error": <kind>, "detail": <message>, "where": <path or null>}`.
@@ -63,6 +65,7 @@ def create_app(services: Services) -> FastAPI:
     api.include_router(_routes_sim.router)
     api.include_router(_routes_scenarios.router)
     api.include_router(_routes_predict.router)
+    api.include_router(_routes_alerts.router)
     api.include_router(_stream.router)
     app.include_router(api)
     _redact_server_logs()

@@ -27,6 +27,7 @@ import pandas as pd
 from twinkit.api._app import API_PREFIX
 from twinkit.api._client_frames import (
     TimeLike,
+    alerts_frame,
     buckets_series,
     changes_frame,
     history_frame,
@@ -262,6 +263,36 @@ class Client:
             items.extend(page["items"])
             if not page["items"] or len(items) >= page["total"]:
                 return twins_frame(items)
+
+    # -- alerts ----------------------------------------------------------------------------
+
+    def alerts(
+        self,
+        twin_id: str | None = None,
+        *,
+        model: str | None = None,
+        severity: str | None = None,
+    ) -> pd.DataFrame:
+        """Open alerts, newest raised first (of one twin, of twins of ``model`` or a model
+        extending it, at least as severe as ``severity``): ``twinId``, ``model``, ``name``,
+        ``severity``, ``message``, ``raised``, ``raisedBy``, ``updated``, ``acknowledged``,
+        ``acknowledgedBy``, ``note``."""
+        found = self.get("/alerts", twin=twin_id, model=model, severity=severity)
+        return alerts_frame(found["items"])
+
+    def acknowledge_alert(self, twin_id: str, name: str, note: str = "") -> dict[str, Any]:
+        """Acknowledge an open alert (it stays open); answers the alert as it is now."""
+        found: dict[str, Any] = self.post(
+            _path("twins", twin_id, "alerts", name, "acknowledge"), {"note": note}
+        )
+        return found
+
+    def clear_alert(self, twin_id: str, name: str, message: str = "") -> dict[str, Any]:
+        """Clear (close) an open alert, saying why; answers the ``AlertCleared`` event."""
+        found: dict[str, Any] = self.post(
+            _path("twins", twin_id, "alerts", name, "clear"), {"message": message}
+        )
+        return found
 
     # -- series ----------------------------------------------------------------------------
 

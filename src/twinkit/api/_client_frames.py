@@ -18,10 +18,12 @@ import pandas as pd
 from twinkit.errors import ValidationError
 
 __all__ = [
+    "ALERT_COLUMNS",
     "CHANGE_COLUMNS",
     "HISTORY_COLUMNS",
     "SCENARIO_COLUMNS",
     "TimeLike",
+    "alerts_frame",
     "buckets_series",
     "changes_frame",
     "history_frame",
@@ -266,6 +268,25 @@ def scenarios_frame(items: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         columns=list(SCENARIO_COLUMNS),
     )
     for name in ("created", "started", "finished"):
+        stamps = table[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        table[name] = pd.to_datetime(stamps, unit="s", utc=True)
+    return table
+
+
+ALERT_COLUMNS: Final = (
+    "twinId", "model", "name", "severity", "message", "raised", "raisedBy", "updated",
+    "acknowledged", "acknowledgedBy", "note",
+)  # fmt: skip
+
+
+def alerts_frame(items: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Open alerts as the API lists them (newest raised first): one row each, ``raised``,
+    ``updated`` and ``acknowledged`` as UTC timestamps (NaT while not acknowledged)."""
+    table = pd.DataFrame(
+        [[item.get(name) for name in ALERT_COLUMNS] for item in items],
+        columns=list(ALERT_COLUMNS),
+    )
+    for name in ("raised", "updated", "acknowledged"):
         stamps = table[name].to_numpy(dtype=np.float64, na_value=np.nan)
         table[name] = pd.to_datetime(stamps, unit="s", utc=True)
     return table

@@ -454,4 +454,4 @@ def main() -> None:
     cli()
 
 
-from twinkit.cli import _bulk, _demo, _history, _predict, _scenario  # noqa: E402, F401  (register their commands)
+from twinkit.cli import _alert, _bulk, _demo, _history, _predict, _scenario  # noqa: E402, F401  (register their commands)

@@ -6,6 +6,8 @@ requests into events, the twin graph and subscriptions are built on these pieces
 
 from __future__ import annotations
 
+from twinkit.core._alert_state import SEVERITIES, AlertState
+from twinkit.core._alerts import OpenAlert
 from twinkit.core._derived import PREDICTED, RESIDUAL, SIMULATED, Derived, derived_series
 from twinkit.core._events import Event, EventType
 from twinkit.core._log import EventLog, Point, Touch
@@ -26,20 +28,29 @@ from twinkit.core._twin import (
     apply,
     fold,
 )
-from twinkit.core._twin_json import edge_to_json, property_to_json, twin_from_json, twin_to_json
+from twinkit.core._twin_json import (
+    alert_to_json,
+    edge_to_json,
+    property_to_json,
+    twin_from_json,
+    twin_to_json,
+)
 
 __all__ = [
     "ACK_OK",
     "PREDICTED",
     "RESIDUAL",
+    "SEVERITIES",
     "SIMULATED",
     "Ack",
+    "AlertState",
     "CommandResult",
     "CommandTransport",
     "Derived",
     "Event",
     "EventLog",
     "EventType",
+    "OpenAlert",
     "Point",
     "PropertyState",
     "Reading",
@@ -49,6 +60,7 @@ __all__ = [
     "TelemetryValue",
     "Touch",
     "Twin",
+    "alert_to_json",
     "apply",
     "derived_series",
     "edge_to_json",

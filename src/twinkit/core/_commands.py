@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import Any
 
-from twinkit.core._requests import CommandResult
+from twinkit.core._requests import CommandResult, CommandTransport
+from twinkit.errors import ConnectorError
 
-__all__ = ["PendingCommands"]
+__all__ = ["PendingCommands", "deliver"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +58,33 @@ class PendingCommands:
 
     def result(self, correlation_id: str) -> CommandResult | None:
         return self._results.get(correlation_id)
+
+
+async def deliver(
+    transport: CommandTransport | None,
+    *,
+    twin_id: str,
+    name: str,
+    correlation_id: str,
+    request: Any,
+    timeout: float,
+    future: Awaitable[CommandResult],
+) -> CommandResult:
+    """Send a command through ``transport`` and wait for the device's answer (``future``):
+    503 when no transport is attached or it cannot deliver, 504 when no answer comes in time."""
+
+    def failed(status: int, why: str) -> CommandResult:
+        return CommandResult(correlation_id, twin_id, name, status, None, why)
+
+    if transport is None:
+        return failed(503, "no connector is attached that can deliver commands to devices")
+    try:
+        await transport.send_command(twin_id, name, correlation_id, request, timeout)
+    except ConnectorError as err:
+        return failed(503, str(err))
+    try:
+        return await asyncio.wait_for(future, timeout)
+    except TimeoutError:
+        return failed(
+            504, f"device of twin {twin_id!r} did not answer {name!r} within {timeout:g} s"
+        )

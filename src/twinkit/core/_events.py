@@ -32,6 +32,8 @@ class EventType(StrEnum):
     COMMAND_INVOKED = "CommandInvoked"
     COMMAND_COMPLETED = "CommandCompleted"
     ALERT_RAISED = "AlertRaised"
+    ALERT_ACKNOWLEDGED = "AlertAcknowledged"
+    ALERT_CLEARED = "AlertCleared"
     PREDICTION_MADE = "PredictionMade"
     MODEL_CALIBRATED = "ModelCalibrated"
     VALUES_DERIVED = "ValuesDerived"
@@ -58,7 +60,11 @@ class Event:
     ``RelationshipRemoved``        ``id``
     ``CommandInvoked``             ``id`` (correlation), ``name``, ``request``
     ``CommandCompleted``           ``id``, ``name``, ``status``, ``response``
-    ``AlertRaised``                ``name``, ``severity``, ``message`` (and the raiser's own keys)
+    ``AlertRaised``                ``name``, ``severity``, ``message``, ``by`` (the cause
+                                   again: folds read data only); opens the alert, or updates
+                                   the open one of that name
+    ``AlertAcknowledged``          ``name``, ``note``, ``by``; the alert stays open
+    ``AlertCleared``               ``name``, ``message`` (why), ``by``; closes the alert
     ``ValuesDerived``              ``kind`` (``simulated``, ``residual``...), ``values`` (name →
                                    number); published, not logged, like telemetry: its
                                    history is the series ``"<kind>:<name>"``

@@ -1,4 +1,5 @@
-"""The twin graph: every live twin, indexed by id, by model and by incoming relationship."""
+"""The twin graph: every live twin, indexed by id, by model, by incoming relationship, and
+whether it has open alerts."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ __all__ = ["TwinGraph"]
 class TwinGraph:
     """In-memory state of all twins; :meth:`put` keeps the indexes in step."""
 
-    __slots__ = ("_by_model", "_incoming", "_seqs", "_twins")
+    __slots__ = ("_alerting", "_by_model", "_incoming", "_seqs", "_twins")
 
     def __init__(self) -> None:
         self._twins: dict[str, Twin] = {}
         self._seqs: dict[str, int] = {}  # last seq of every twin ever, deleted ones included
         self._by_model: dict[str, set[str]] = {}
         self._incoming: dict[str, dict[str, RelationshipEdge]] = {}
+        self._alerting: set[str] = set()  # ids of live twins with open alerts
 
     def __len__(self) -> int:
         return len(self._twins)
@@ -43,6 +45,10 @@ class TwinGraph:
         """Models that have at least one twin."""
         return [model for model, ids in self._by_model.items() if ids]
 
+    def alerting(self) -> list[Twin]:
+        """The live twins that have open alerts (without looking at the others)."""
+        return [self._twins[twin_id] for twin_id in self._alerting]
+
     def incoming(self, twin_id: str) -> list[RelationshipEdge]:
         return list(self._incoming.get(twin_id, {}).values())
 
@@ -54,6 +60,10 @@ class TwinGraph:
         if old is not None and (twin.deleted or old.relationships is not twin.relationships):
             for edge in old.relationships.values():  # a deleted twin's edges go with it
                 self._incoming.get(edge.target, {}).pop(edge.id + "\0" + edge.source, None)
+        if twin.alerts and not twin.deleted:
+            self._alerting.add(twin.id)
+        elif old is not None:
+            self._alerting.discard(twin.id)
         if twin.deleted:
             self._twins.pop(twin.id, None)
             if old is not None:

@@ -16,27 +16,30 @@ import asyncio
 import logging
 import time as _time
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
+from twinkit.core._alerts import (
+    OpenAlert,
+    select_alerts,
+    stage_acknowledge,
+    stage_clear,
+    stage_raise,
+)
 from twinkit.core._batch import Batch
-from twinkit.core._commands import PendingCommands
-from twinkit.core._derived import Derived, split_derived, stage_derived
+from twinkit.core._commands import PendingCommands, deliver
+from twinkit.core._derived import Derived, stage_derived
 from twinkit.core._events import Event, EventType
 from twinkit.core._graph import TwinGraph
 from twinkit.core._ingest import check_message, stage_message
+from twinkit.core._load import load_graph
 from twinkit.core._log import EventLog
 from twinkit.core._models import ModelRegistry
 from twinkit.core._requests import CommandResult, CommandTransport, Reading, RelationshipSpec
 from twinkit.core._subscribers import Listener, Subscribers
 from twinkit.core._twin import (
     RelationshipEdge,
-    TelemetryValue,
     Twin,
-    apply,
-    with_derived,
-    with_telemetry,
-    with_touch,
 )
 from twinkit.core._writes import (
     check_behaviour_event,
@@ -45,7 +48,7 @@ from twinkit.core._writes import (
     plan_relationship,
     require_live,
 )
-from twinkit.errors import ConflictError, ConnectorError, NotFoundError, TwinkitError
+from twinkit.errors import ConflictError, NotFoundError, TwinkitError
 from twinkit.model import ModelSet
 
 __all__ = ["Runtime"]
@@ -92,27 +95,7 @@ class Runtime:
     ) -> Runtime:
         """Load the models and every twin (snapshot, later events, latest values) from ``log``."""
         registry = await ModelRegistry.load(log)
-        graph = TwinGraph()
-        snapshots, events = await log.load_twins()
-        twins: dict[str, Twin | None] = {twin.id: twin for twin in snapshots}
-        for event in events:
-            twins[event.twin_id] = apply(twins.get(event.twin_id), event)
-        for twin_id, last in (await log.last_seqs()).items():
-            graph.note_seq(twin_id, last)
-        for twin in twins.values():
-            if twin is not None:
-                graph.put(twin)
-        for point in await log.latest_points():
-            twin = graph.get(point.twin_id)
-            if twin is not None and registry.kind(twin.model, point.name) == "telemetry":
-                graph.put(with_telemetry(twin, {point.name: point.value}, point.time))
-            elif twin is not None and split_derived(point.name) is not None:
-                latest = {point.name: TelemetryValue(point.value, point.time)}
-                graph.put(with_derived(twin, latest))
-        for touch in await log.touches():
-            twin = graph.get(touch.twin_id)
-            if twin is not None:
-                graph.put(with_touch(twin, touch.name, touch.time))
+        graph = await load_graph(log, registry)
         logger.info("runtime loaded %d twins and %d models", len(graph), len(registry.models))
         return cls(log, registry, graph, clock=clock, snapshot_every=snapshot_every)
 
@@ -470,14 +453,31 @@ class Runtime:
     async def raise_alert(
         self, twin_id: str, name: str, message: str, *, cause: str, severity: str = "warning"
     ) -> Event:
-        """Record an ``AlertRaised`` event on the twin: ``name`` says what, ``message`` why."""
+        """Open alert ``name`` (what) on the twin with ``message`` (why), or update it while it
+        is open; ``AlertRaised``. ``severity``: info, warning, error or critical."""
+        return await self._write(
+            cause, lambda batch: stage_raise(batch, twin_id, name, message, severity)
+        )
 
-        def build(batch: Batch) -> Event:
-            require_live(batch.twin(twin_id), twin_id)
-            data = {"name": name, "severity": severity, "message": message}
-            return batch.record(twin_id, EventType.ALERT_RAISED, data, batch.recorded)
+    async def acknowledge_alert(
+        self, twin_id: str, name: str, *, cause: str, note: str = ""
+    ) -> Event:
+        """Record that ``cause`` has seen open alert ``name`` (it stays open);
+        ``AlertAcknowledged``. An alert that is not open is a ValidationError."""
+        return await self._write(cause, lambda batch: stage_acknowledge(batch, twin_id, name, note))
 
-        return await self._write(cause, build)
+    async def clear_alert(self, twin_id: str, name: str, *, cause: str, message: str = "") -> Event:
+        """Close open alert ``name`` (``message``: why); ``AlertCleared``. An alert that is not
+        open is a ValidationError naming the twin and the alert."""
+        return await self._write(cause, lambda batch: stage_clear(batch, twin_id, name, message))
+
+    def alerts(
+        self, *, twin_id: str | None = None, model: str | None = None, severity: str | None = None
+    ) -> list[OpenAlert]:
+        """Open alerts, newest raised first: of one twin, of twins of ``model`` (or extending
+        it), at least as severe as ``severity``; no scan of twins without alerts."""
+        twins = [self.get(twin_id)] if twin_id is not None else self._graph.alerting()
+        return select_alerts(twins, model=model, severity=severity, is_a=self.models.is_a)
 
     async def record_event(
         self,
@@ -537,7 +537,8 @@ class Runtime:
 
         typed = await self._write(cause, invoked)
         future = self._commands.expect(correlation_id, twin_id, name)
-        result = await self._deliver(
+        result = await deliver(
+            self._transport,
             twin_id=twin_id,
             name=name,
             correlation_id=correlation_id,
@@ -559,32 +560,6 @@ class Runtime:
 
         await self._write(self._completion_cause.pop(correlation_id, cause), completed)
         return result
-
-    async def _deliver(
-        self,
-        *,
-        twin_id: str,
-        name: str,
-        correlation_id: str,
-        request: Any,
-        timeout: float,
-        future: Awaitable[CommandResult],
-    ) -> CommandResult:
-        def failed(status: int, why: str) -> CommandResult:
-            return CommandResult(correlation_id, twin_id, name, status, None, why)
-
-        if self._transport is None:
-            return failed(503, "no connector is attached that can deliver commands to devices")
-        try:
-            await self._transport.send_command(twin_id, name, correlation_id, request, timeout)
-        except ConnectorError as err:
-            return failed(503, str(err))
-        try:
-            return await asyncio.wait_for(future, timeout)
-        except TimeoutError:
-            return failed(
-                504, f"device of twin {twin_id!r} did not answer {name!r} within {timeout:g} s"
-            )
 
     async def complete_command(
         self, twin_id: str, correlation_id: str, status: int, response: Any, *, cause: str

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
+from twinkit.core._alert_state import ALERT_EVENTS, NO_ALERTS, AlertState, alerts_after
 from twinkit.core._events import Event, EventType
 
 __all__ = [
@@ -103,6 +104,8 @@ class Twin:
     # Latest derived values by series name ("simulated:flow", "residual:flow"): what twinkit
     # computed about the twin, never mixed with what the device reported (see core/_derived.py).
     derived: Mapping[str, TelemetryValue] = field(default_factory=lambda: _NO_TELEMETRY)
+    # Open alerts by name (see core/_alert_state.py): raised, maybe acknowledged, not cleared.
+    alerts: Mapping[str, AlertState] = field(default_factory=lambda: NO_ALERTS)
 
     def reported(self, name: str, default: Any = None) -> Any:
         """The reported value of property ``name``, or ``default`` when none was reported."""
@@ -202,6 +205,7 @@ def with_latest(twin: Twin, newest: Mapping[str, TelemetryValue]) -> Twin:
         MappingProxyType(telemetry),
         twin.deleted,
         twin.derived,
+        twin.alerts,
     )
 
 
@@ -287,7 +291,10 @@ def apply(twin: Twin | None, event: Event) -> Twin:
         return replace(out, relationships=_with(twin.relationships, edge.id, edge))
     if event.type is EventType.RELATIONSHIP_REMOVED:
         return replace(out, relationships=_without(twin.relationships, data["id"]))
-    return out  # commands, alerts, predictions: recorded, no state of their own here
+    if event.type in ALERT_EVENTS:
+        alerts = alerts_after(twin.alerts, event.type, event.seq, event.time, data)
+        return out if alerts is twin.alerts else replace(out, alerts=alerts)
+    return out  # commands, predictions: recorded, no state of their own here
 
 
 def fold(events: list[Event] | tuple[Event, ...], start: Twin | None = None) -> Twin | None:

@@ -6,7 +6,8 @@ field of :class:`Twin`, :class:`PropertyState`, :class:`TelemetryValue` and
 Keys are camelCase, like the wire form of :class:`~twinkit.core.Event`. Derived values
 (simulated, residual, predicted) are a section of their own, ``derived``, by kind then name, so
 that they never mix with reported ones; a snapshot written before they existed has no such
-section and reads back with none. Values (reported,
+section and reads back with none. Open alerts are the section ``alerts``, by name (also absent
+from older snapshots). Values (reported,
 desired, telemetry, edge properties) are written as they are; JSON has no tuples, sets, NaN or
 infinities, so those do not survive a round trip (events cannot carry them either).
 """
@@ -17,10 +18,18 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from twinkit.core._alert_state import AlertState
 from twinkit.core._twin import PropertyState, RelationshipEdge, TelemetryValue, Twin
 from twinkit.errors import ValidationError
 
-__all__ = ["edge_to_json", "property_to_json", "twin_from_json", "twin_to_json"]
+__all__ = [
+    "alert_from_json",
+    "alert_to_json",
+    "edge_to_json",
+    "property_to_json",
+    "twin_from_json",
+    "twin_to_json",
+]
 
 
 def twin_to_json(twin: Twin) -> dict[str, Any]:
@@ -38,7 +47,39 @@ def twin_to_json(twin: Twin) -> dict[str, Any]:
             name: {"value": t.value, "time": t.time} for name, t in twin.telemetry.items()
         },
         "derived": _derived_to_json(twin.derived),
+        "alerts": {name: alert_to_json(alert) for name, alert in twin.alerts.items()},
     }
+
+
+def alert_to_json(alert: AlertState) -> dict[str, Any]:
+    """An open alert as snapshots and the API show it."""
+    return {
+        "name": alert.name,
+        "severity": alert.severity,
+        "message": alert.message,
+        "raised": alert.raised,
+        "raisedSeq": alert.raised_seq,
+        "raisedBy": alert.raised_by,
+        "updated": alert.updated,
+        "acknowledged": alert.acknowledged,
+        "acknowledgedBy": alert.acknowledged_by,
+        "note": alert.note,
+    }
+
+
+def alert_from_json(obj: Mapping[str, Any]) -> AlertState:
+    return AlertState(
+        name=obj["name"],
+        severity=obj["severity"],
+        message=obj["message"],
+        raised=obj["raised"],
+        raised_seq=obj["raisedSeq"],
+        updated=obj["updated"],
+        raised_by=obj["raisedBy"],
+        acknowledged=obj["acknowledged"],
+        acknowledged_by=obj["acknowledgedBy"],
+        note=obj["note"],
+    )
 
 
 def _derived_to_json(derived: Mapping[str, TelemetryValue]) -> dict[str, Any]:
@@ -78,6 +119,9 @@ def twin_from_json(obj: Mapping[str, Any]) -> Twin:
             telemetry=MappingProxyType(telemetry),
             deleted=obj["deleted"],
             derived=MappingProxyType(_derived_from_json(obj.get("derived") or {})),
+            alerts=MappingProxyType(
+                {name: alert_from_json(a) for name, a in (obj.get("alerts") or {}).items()}
+            ),
         )
     except KeyError as err:
         raise ValidationError(
@@ -91,8 +135,8 @@ def twin_from_json(obj: Mapping[str, Any]) -> Twin:
             "twin JSON is malformed",
             path=where,
             expected=(
-                "objects for properties, relationships, telemetry and derived, as twin_to_json "
-                "writes them"
+                "objects for properties, relationships, telemetry, derived and alerts, as "
+                "twin_to_json writes them"
             ),
             got=str(err),
         ) from err

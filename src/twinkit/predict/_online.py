@@ -27,8 +27,9 @@ window with a new row, the runner calls ``predict`` or ``score`` on one worker t
   anomalous (``anomalyDetected``, naming the inputs that contributed most), when a predicted
   value leaves its limit (``predictionLimit``, e.g. a remaining useful life below 30 cycles),
   and when a model starts failing on the twin (``predictorFailed``). An episode ends after
-  ``clear_after`` updates back within bounds in a row, so a score hovering at its threshold
-  does not alert on every row.
+  ``clear_after`` updates back within bounds in a row (a failing model: its next success),
+  so a score hovering at its threshold does not alert on every row; its alert is then
+  cleared (``AlertCleared``) unless another episode on the twin still holds that name.
 - A model that raises fails that update only: logged (with its traceback once per streak),
   counted, alerted once per streak and twin; the runner goes on.
 - Paced: one twin is inferred on by one model at most every ``min_interval`` seconds (default
@@ -68,7 +69,7 @@ from twinkit.predict._online_pace import (
     Pacer,
     check_interval,
 )
-from twinkit.predict._online_publish import Publisher, Served, Track
+from twinkit.predict._online_publish import Publisher, Served, Track, resume
 from twinkit.predict._online_results import (
     EventRecorder,
     LatestPrediction,
@@ -446,8 +447,8 @@ class PredictionRunner(Publisher):
             key = (name, twin.id)
             track = self._tracks.get(key)
             if track is None:
-                track = self._tracks[key] = Track(
-                    twin.id, name, self._buffer(served.entry, twin.id)
+                track = self._tracks[key] = resume(
+                    Track(twin.id, name, self._buffer(served.entry, twin.id)), twin, served
                 )
             if track.buffer.add(event.time, values) and track.buffer.full:
                 self._mark(key, served)

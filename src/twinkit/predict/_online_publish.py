@@ -1,8 +1,14 @@
 """The results side of online inference: what one round of outcomes writes onto the twins.
 
 Derived ``predicted:*`` values per model and round, ``PredictionMade`` events at the moments an
-operator looks for, and alerts once per episode; see :mod:`twinkit.predict._online` for the
-rules. :class:`Publisher` is a part of :class:`~twinkit.predict.PredictionRunner`.
+operator looks for, and alerts once per episode, cleared when it ends; see
+:mod:`twinkit.predict._online` for the rules. :class:`Publisher` is a part of
+:class:`~twinkit.predict.PredictionRunner`.
+
+An alert name is one per twin, while several served names (and several limits of one) may hold
+it: an alert is cleared when the last episode holding it on the twin ends. A track made after a
+restart takes over the episodes whose alerts its name left open (:func:`resume`), so they end
+and clear as they would have without the restart, and are not raised twice.
 """
 
 from __future__ import annotations
@@ -13,8 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from twinkit.core import PREDICTED, Derived, EventType, Runtime
-from twinkit.errors import NotFoundError, TwinkitError
+from twinkit.core import PREDICTED, Derived, EventType, Runtime, Twin
+from twinkit.errors import NotFoundError, TwinkitError, ValidationError
 from twinkit.predict._online_buffer import RowBuffer
 from twinkit.predict._online_results import (
     EventRecorder,
@@ -27,7 +33,7 @@ from twinkit.predict._online_results import (
 from twinkit.predict._online_work import Outcome
 from twinkit.predict._registry_entry import Limit, RegistryEntry, TrainedModel
 
-__all__ = ["LATENCIES_KEPT", "Publisher", "Round", "Served", "Track"]
+__all__ = ["LATENCIES_KEPT", "Publisher", "Round", "Served", "Track", "resume"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +41,9 @@ LATENCIES_KEPT: Final = 1024
 """Per-update latencies kept per served model for its percentiles."""
 
 _ANOMALY = "anomaly"
+_DETECTED = "anomalyDetected"
+_LIMIT = "predictionLimit"
+_FAILED = "predictorFailed"
 
 
 @dataclass(slots=True, eq=False)
@@ -73,6 +82,32 @@ class Round:
     derived: dict[str, list[Derived]] = field(default_factory=dict)
     made: list[tuple[Track, float, dict[str, Any]]] = field(default_factory=list)
     alerts: list[tuple[Track, str, str]] = field(default_factory=list)
+    cleared: list[tuple[Track, str, str]] = field(default_factory=list)
+
+
+def resume(track: Track, twin: Twin, served: Served) -> Track:
+    """``track`` (new) holding the episodes whose alerts its name raised and left open on
+    ``twin``, e.g. before a restart: they then end, and clear, like any other."""
+    cause = f"predictor:{track.name}"
+    for alert in twin.alerts.values():
+        if alert.raised_by != cause:
+            continue
+        if alert.name == _FAILED:
+            track.failing = True
+        elif alert.name == _DETECTED:
+            track.alarmed.add(_ANOMALY)
+        elif alert.name == _LIMIT:
+            track.alarmed.update(served.limits)
+    return track
+
+
+def _holds(track: Track, alert: str) -> bool:
+    """Whether an episode of ``track`` keeps ``alert`` open on its twin."""
+    if alert == _FAILED:
+        return track.failing
+    if alert == _DETECTED:
+        return _ANOMALY in track.alarmed
+    return any(key != _ANOMALY for key in track.alarmed)
 
 
 class Publisher:
@@ -81,6 +116,7 @@ class Publisher:
     _runtime: Runtime
     _events: EventRecorder | None
     _tracks: dict[tuple[str, str], Track]
+    _served: dict[str, Served]
     _clear_after: int
 
     async def _publish(self, outcomes: Sequence[Outcome]) -> None:
@@ -109,6 +145,24 @@ class Publisher:
                 )
             except NotFoundError:
                 continue  # deleted meanwhile
+        for track, alert, message in batch.cleared:
+            await self._clear(track, alert, message)
+
+    async def _clear(self, track: Track, alert: str, message: str) -> None:
+        """Clear ``alert`` on the track's twin unless another episode there still holds it."""
+        twin = self._runtime.find(track.twin_id)
+        if twin is None or alert not in twin.alerts:
+            return  # deleted, or cleared by somebody else meanwhile
+        for name in self._served:
+            other = self._tracks.get((name, track.twin_id))
+            if other is not None and _holds(other, alert):
+                return
+        try:
+            await self._runtime.clear_alert(
+                track.twin_id, alert, cause=f"predictor:{track.name}", message=message
+            )
+        except (NotFoundError, ValidationError):
+            return  # deleted or cleared between the look and the write
 
     def _failed(self, served: Served, track: Track, outcome: Outcome, batch: Round) -> None:
         error = outcome.error
@@ -125,7 +179,7 @@ class Publisher:
         trace = None if isinstance(error, TwinkitError) else error
         logger.warning("%s failed on %s: %s", entry.label, track.twin_id, reason, exc_info=trace)
         message = f"{entry.kind} {entry.label} failed: {reason}"
-        batch.alerts.append((track, "predictorFailed", message))
+        batch.alerts.append((track, _FAILED, message))
 
     def _succeeded(self, served: Served, track: Track, outcome: Outcome, batch: Round) -> None:
         entry, window = outcome.work.entry, outcome.work.window
@@ -133,6 +187,7 @@ class Publisher:
         if track.failing:
             track.failing = False
             logger.info("%s works again on %s", entry.label, track.twin_id)
+            batch.cleared.append((track, _FAILED, f"{entry.kind} {entry.label} works again"))
         served.updates += 1
         served.latencies.append(outcome.seconds)
         score, predictions = outcome.score, outcome.predictions
@@ -170,6 +225,8 @@ class Publisher:
                 batch.made.append((track, at, {**latest.to_json(), "reason": reason, "on": key}))
                 if change == "entered":
                     batch.alerts.append((track, *alert_of(entry, served.limits, latest, key)))
+                else:
+                    batch.cleared.append((track, *_ended(entry.label, latest, key)))
 
     def _step(self, track: Track, key: str, outside: bool) -> str | None:
         """Advance an alert episode: ``entered``, ``left`` or None (nothing new)."""
@@ -202,3 +259,16 @@ class Publisher:
             return
         except TwinkitError as error:
             logger.warning("PredictionMade of %s not recorded: %s", track.name, error)
+
+
+def _ended(label: str, latest: LatestPrediction, key: str) -> tuple[str, str]:
+    """The name of the alert an episode on ``key`` held, and why it is cleared."""
+    score = latest.score
+    if score is not None:
+        return _DETECTED, (
+            f"detector {label}: anomaly score {score.score:.4g} back under threshold "
+            f"{score.threshold:.4g}"
+        )
+    value = next((p.value for p in latest.predictions if p.name == key), None)
+    shown = "" if value is None else f" {value:.4g}"
+    return _LIMIT, f"predictor {label}: {key}{shown} back within its limit"

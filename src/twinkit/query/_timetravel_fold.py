@@ -18,6 +18,7 @@ import orjson
 
 from twinkit.core import Event, EventType, PropertyState, RelationshipEdge, TelemetryValue, Twin
 from twinkit.core import apply as apply_event
+from twinkit.core._alert_state import ALERT_EVENTS, alerts_after
 from twinkit.errors import StoreError
 from twinkit.store._sqlite_history import TwinRows
 
@@ -36,7 +37,6 @@ _STATELESS: Final = frozenset(
     for t in (
         EventType.COMMAND_INVOKED,
         EventType.COMMAND_COMPLETED,
-        EventType.ALERT_RAISED,
         EventType.PREDICTION_MADE,
         EventType.MODEL_CALIBRATED,
     )
@@ -70,7 +70,9 @@ def _new() -> list[Any]:
 class Working:
     """One twin being folded: a frozen Twin until the first event, then mutable fields."""
 
-    __slots__ = ("created", "edges", "frozen", "id", "model", "props", "updated", "version")
+    __slots__ = (
+        "alerts", "created", "edges", "frozen", "id", "model", "props", "updated", "version",
+    )  # fmt: skip
 
     def __init__(self, twin: Twin) -> None:
         self.frozen: Twin | None = None
@@ -82,6 +84,7 @@ class Working:
         self.frozen = twin
         self.id, self.model, self.version = twin.id, twin.model, twin.version
         self.created, self.updated = twin.created, twin.updated
+        self.alerts = twin.alerts
 
     @classmethod
     def created_by(cls, twin_id: str, seq: int, time: float, data: Mapping[str, Any]) -> Working:
@@ -107,6 +110,7 @@ class Working:
             return Twin(
                 twin.id, twin.model, twin.version, twin.created, twin.updated,
                 twin.properties, twin.relationships, telemetry, twin.deleted,
+                alerts=twin.alerts,
             )  # fmt: skip
         properties = {name: PropertyState(*fields) for name, fields in self.props.items()}
         return Twin(
@@ -118,6 +122,7 @@ class Working:
             MappingProxyType(properties),
             MappingProxyType(dict(self.edges)),
             telemetry,
+            alerts=self.alerts,
         )
 
     def apply(self, seq: int, kind: str, time: float, data: Mapping[str, Any]) -> None:
@@ -141,6 +146,8 @@ class Working:
             self.edges[edge.id] = edge
         elif kind == _REMOVED:
             self.edges.pop(data["id"], None)
+        elif kind in ALERT_EVENTS:
+            self.alerts = alerts_after(self.alerts, kind, seq, time, data)
         elif kind not in _STATELESS:
             self._through_core(seq, kind, time, data)
 

@@ -21,7 +21,9 @@ How it runs:
 - A simulator that raises (a SimulationError, a divergence, a bug) fails its shadow only: the
   reason is logged once, an ``AlertRaised`` event (cause ``simulator:<binding>``) goes on the
   twin, and the shadow re-seeds from measured state on data after a back-off that doubles
-  with each failure in a row. The runner and the server go on.
+  with each failure in a row. The runner and the server go on. When the simulator runs again
+  (and no other shadow of the twin is failing) the alert is cleared (``AlertCleared``); an
+  alert left open by a runner before a restart is cleared by the first run after it.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from typing import Any
 
 from twinkit.core import RESIDUAL, SIMULATED, Derived, Event, EventType, Runtime, Twin
 from twinkit.core._derived import is_name
-from twinkit.errors import NotFoundError, SimulationError, TwinkitError
+from twinkit.errors import NotFoundError, SimulationError, TwinkitError, ValidationError
 from twinkit.sim._binding import Bindings, SimulationBinding
 from twinkit.sim._protocol import Simulator, check_inputs, check_outputs
 from twinkit.sim._shadow_start import (
@@ -53,6 +55,7 @@ __all__ = ["ShadowRunner", "ShadowState", "ShadowStatus"]
 
 logger = logging.getLogger(__name__)
 
+_FAILED_ALERT = "simulatorFailed"
 _TRIGGERS = (EventType.TELEMETRY_RECEIVED, EventType.PROPERTY_REPORTED, EventType.TWIN_DELETED)
 _EMPTY: dict[str, float] = {}
 
@@ -361,6 +364,7 @@ class ShadowRunner:
         """Settle each outcome on its shadow, then write values and alerts."""
         by_binding: dict[str, list[Derived]] = {}
         alerts: list[tuple[_Shadow, str]] = []
+        running: dict[str, _Shadow] = {}  # twin id -> a shadow that ran in this round
         for outcome in outcomes:
             shadow = outcome.work.shadow
             if self._shadow(shadow.twin_id, shadow.binding.name) is not shadow:
@@ -373,6 +377,7 @@ class ShadowRunner:
                 continue
             items = self._succeeded(shadow, outcome)
             by_binding.setdefault(shadow.binding.name, []).extend(items)
+            running[shadow.twin_id] = shadow
         for name, items in by_binding.items():
             live = [item for item in items if self._runtime.find(item.twin_id) is not None]
             try:
@@ -381,6 +386,8 @@ class ShadowRunner:
                 logger.warning("shadow values of binding %r not recorded: %s", name, error)
         for shadow, reason in alerts:
             await self._alert(shadow, reason)
+        for shadow in running.values():
+            await self._recovered(shadow)
 
     def _succeeded(self, shadow: _Shadow, outcome: _Outcome) -> list[Derived]:
         work = outcome.work
@@ -455,12 +462,31 @@ class ShadowRunner:
         try:
             await self._runtime.raise_alert(
                 shadow.twin_id,
-                "simulatorFailed",
+                _FAILED_ALERT,
                 message,
                 cause=f"simulator:{shadow.binding.name}",
             )
         except NotFoundError:
             return  # deleted meanwhile
+
+    async def _recovered(self, shadow: _Shadow) -> None:
+        """Clear the twin's ``simulatorFailed`` alert once none of its shadows is failing."""
+        twin = self._runtime.find(shadow.twin_id)
+        if twin is None or _FAILED_ALERT not in twin.alerts:
+            return
+        others = self._shadows.get(shadow.twin_id, {}).values()
+        if any(other.state is ShadowState.FAILED for other in others):
+            return
+        message = f"simulator of binding {shadow.binding.name!r} runs again"
+        try:
+            await self._runtime.clear_alert(
+                shadow.twin_id,
+                _FAILED_ALERT,
+                cause=f"simulator:{shadow.binding.name}",
+                message=message,
+            )
+        except (NotFoundError, ValidationError):
+            return  # deleted, or cleared by somebody else, meanwhile
 
 
 def _measured(binding: SimulationBinding, twin: Twin, at: float) -> dict[str, float]:

@@ -18,7 +18,7 @@ from nicegui import ui
 from twinkit.api._services import Services
 from twinkit.ui._context import UI_PREFIX, services, twin_url
 from twinkit.ui._frame import frame
-from twinkit.ui._overview_alerts import ALERT_OPEN_S, Alert, AlertBook, alert_book
+from twinkit.ui._overview_alerts import Alert, AlertBook
 from twinkit.ui._overview_data import (
     RATE_WINDOW_S,
     STALE_AFTER_S,
@@ -89,7 +89,7 @@ async def overview_page() -> None:
     if principal is None:
         return
     svc = services()
-    book = await alert_book(svc.runtime, svc.store, svc.clock())
+    book = AlertBook(svc.runtime)
     with frame("Overview", principal):
         page = _Overview(svc, book)
     ui.timer(REFRESH_S, page.refresh)
@@ -188,9 +188,7 @@ class _Overview:
 
     def _build_side(self) -> None:
         ui.label("Open alerts").classes("text-h6")
-        ui.label(f"raised in the last {ALERT_OPEN_S / 3600:g} h, newest first").classes(
-            "text-caption text-grey-7"
-        )
+        ui.label("raised and not cleared yet, newest first").classes("text-caption text-grey-7")
         self._alerts = ui.column().classes("w-full gap-1").props("data-testid=alerts")
         ui.label("Dead letters").classes("text-h6")
         ui.label(

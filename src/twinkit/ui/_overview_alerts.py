@@ -1,54 +1,30 @@
-"""Open alerts for the overview: which ``AlertRaised`` events still count, newest first.
+"""Open alerts for the dashboard's pages: the runtime's own (raised and not cleared), newest
+first, as the overview, the scene and the twin page show them.
 
-twinkit has no event that closes an alert (a detector raises one per episode, the shadow
-runner one per failure streak), so an alert is *open* for :data:`ALERT_OPEN_S` after it was
-raised. One :class:`AlertBook` per runtime is shared by every browser tab: it reads the open
-alerts from the event log once (:func:`load_alerts`) and then follows ``AlertRaised`` events
-as they commit, so a page never scans the log again.
+An alert opens with ``AlertRaised`` and stays open until ``AlertCleared`` (a detector whose
+episode ended, a simulator that runs again, or an operator); ``AlertAcknowledged`` marks it
+seen without closing it. The runtime keeps each twin's open alerts in its state
+(:attr:`twinkit.core.Twin.alerts`) with an index of the twins that have any, so reading them
+is cheap and needs no scan of the event log.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import sqlite3
-import weakref
-from collections import deque
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
-from twinkit.core import Event, EventType, Runtime
-from twinkit.store import SQLiteStore
-from twinkit.store._sqlite_codec import decode_event
+from twinkit.core import OpenAlert, Runtime
 
-__all__ = [
-    "ALERT_OPEN_S",
-    "MAX_ALERTS",
-    "Alert",
-    "AlertBook",
-    "alert_book",
-    "alert_from_event",
-    "load_alerts",
-]
-
-logger = logging.getLogger(__name__)
-
-ALERT_OPEN_S: Final = 3600.0
-"""Seconds an alert stays open after it was raised (no event closes one)."""
+__all__ = ["MAX_ALERTS", "Alert", "AlertBook", "alert_of"]
 
 MAX_ALERTS: Final = 1000
-"""Most open alerts a book keeps; older ones are forgotten first (the log keeps them all)."""
-
-_ALERTS_SQL: Final = (
-    "SELECT twin_id, seq, type, time, recorded, cause, data FROM events "
-    "WHERE type = ? AND recorded >= ? ORDER BY recorded DESC, twin_id, seq DESC LIMIT ?"
-)
+"""Most open alerts a page lists (the API lists them all)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """One raised alert: on which twin, what (``name``), how bad, why, when and by whom."""
+    """One open alert: on which twin, what (``name``), how bad, why, when, by whom, and who
+    acknowledged it (None: nobody yet)."""
 
     twin_id: str
     seq: int
@@ -57,117 +33,51 @@ class Alert:
     message: str
     raised: float
     cause: str
+    acknowledged_by: str | None = None
 
     @property
-    def key(self) -> tuple[str, int]:
-        """The event it came from: an alert is counted once however it was learnt of."""
-        return (self.twin_id, self.seq)
+    def key(self) -> tuple[str, str]:
+        """A twin has at most one open alert of a name."""
+        return (self.twin_id, self.name)
 
 
-def alert_from_event(event: Event) -> Alert:
-    """The alert an ``AlertRaised`` event records (``recorded`` is when it was raised)."""
-    data: Mapping[str, Any] = event.data
+def alert_of(found: OpenAlert) -> Alert:
+    """The page's view of one of the runtime's open alerts."""
+    state = found.alert
     return Alert(
-        twin_id=event.twin_id,
-        seq=event.seq,
-        name=str(data.get("name", "alert")),
-        severity=str(data.get("severity", "warning")),
-        message=str(data.get("message", "")),
-        raised=event.recorded,
-        cause=event.cause,
+        twin_id=found.twin_id,
+        seq=state.raised_seq,
+        name=state.name,
+        severity=state.severity,
+        message=state.message,
+        raised=state.updated,
+        cause=state.raised_by or "",
+        acknowledged_by=state.acknowledged_by,
     )
 
 
-async def load_alerts(store: SQLiteStore, since: float, limit: int = MAX_ALERTS) -> list[Alert]:
-    """Alerts raised at or after ``since``, newest first, at most ``limit``.
-
-    The event log has no index by type, so this scans it once: :class:`AlertBook` calls it
-    once per runtime, never per page or per tick.
-    """
-
-    def read(conn: sqlite3.Connection) -> list[Alert]:
-        rows = conn.execute(_ALERTS_SQL, (EventType.ALERT_RAISED.value, since, limit))
-        return [alert_from_event(decode_event(row, store.path)) for row in rows]
-
-    return await store.read("reading open alerts", read)
-
-
 class AlertBook:
-    """The open alerts of one runtime, newest first; fed by :meth:`add` (and a first load)."""
+    """The open alerts of one runtime, read from it when asked (``now`` is accepted for
+    callers that pass their clock: openness does not depend on age)."""
 
-    __slots__ = ("_alerts", "_keys", "_open_s")
+    __slots__ = ("_limit", "_runtime")
 
-    def __init__(self, *, open_s: float = ALERT_OPEN_S, limit: int = MAX_ALERTS) -> None:
-        self._open_s = open_s
-        self._alerts: deque[Alert] = deque(maxlen=limit)  # oldest left, newest right
-        self._keys: set[tuple[str, int]] = set()
+    def __init__(self, runtime: Runtime, *, limit: int = MAX_ALERTS) -> None:
+        self._runtime = runtime
+        self._limit = limit
 
-    def __len__(self) -> int:
-        return len(self._alerts)
+    def open(self, now: float | None = None, *, limit: int | None = None) -> list[Alert]:
+        """The open alerts, newest first (at most ``limit``, else the book's limit)."""
+        found = self._runtime.alerts()
+        return [alert_of(item) for item in found[: limit or self._limit]]
 
-    def add(self, alerts: Iterable[Alert]) -> None:
-        """Take alerts in any order (a load racing live events is fine: each counts once)."""
-        fresh = [alert for alert in alerts if alert.key not in self._keys]
-        if not fresh:
-            return
-        if self._alerts and min(a.raised for a in fresh) < self._alerts[-1].raised:
-            merged = sorted([*self._alerts, *fresh], key=lambda a: (a.raised, a.twin_id, a.seq))
-            self._alerts.clear()
-            self._alerts.extend(merged)  # maxlen drops the oldest
-        else:
-            self._alerts.extend(sorted(fresh, key=lambda a: (a.raised, a.twin_id, a.seq)))
-        self._keys = {alert.key for alert in self._alerts}
+    def count_open(self, now: float | None = None) -> int:
+        """How many alerts are open."""
+        return len(self._runtime.alerts())
 
-    def take(self, event: Event) -> None:
-        """A runtime listener: keep the alert an ``AlertRaised`` event records."""
-        if event.type is EventType.ALERT_RAISED:
-            self.add([alert_from_event(event)])
-
-    def open(self, now: float, *, limit: int | None = None) -> list[Alert]:
-        """The alerts raised in the last ``open_s`` seconds before ``now``, newest first."""
-        since = now - self._open_s
-        out: list[Alert] = []
-        for alert in reversed(self._alerts):
-            if alert.raised < since or (limit is not None and len(out) >= limit):
-                break
-            out.append(alert)
-        return out
-
-    def count_open(self, now: float) -> int:
-        """How many alerts are open at ``now``."""
-        return len(self.open(now))
-
-    def by_twin(self, now: float) -> dict[str, Alert]:
+    def by_twin(self, now: float | None = None) -> dict[str, Alert]:
         """Each twin with an open alert, and its newest one."""
         newest: dict[str, Alert] = {}
-        for alert in self.open(now):
-            newest.setdefault(alert.twin_id, alert)
+        for item in self._runtime.alerts():
+            newest.setdefault(item.twin_id, alert_of(item))
         return newest
-
-
-_books: weakref.WeakKeyDictionary[Runtime, AlertBook] = weakref.WeakKeyDictionary()
-_loading: weakref.WeakKeyDictionary[Runtime, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
-async def alert_book(runtime: Runtime, store: SQLiteStore, now: float) -> AlertBook:
-    """The shared book of ``runtime``: made on first use (subscribe, then load the open alerts
-    from ``store``, so none raised meanwhile is missed), then the same object every time."""
-    book = _books.get(runtime)
-    if book is not None:
-        return book
-    lock = _loading.setdefault(runtime, asyncio.Lock())
-    async with lock:
-        book = _books.get(runtime)
-        if book is not None:
-            return book
-        book = AlertBook()
-        # Subscribed for as long as the runtime lives (the book goes with it).
-        unsubscribe = runtime.subscribe(book.take, types=[EventType.ALERT_RAISED])
-        try:
-            book.add(await load_alerts(store, now - ALERT_OPEN_S))
-        except BaseException:
-            unsubscribe()
-            raise
-        _books[runtime] = book
-        logger.debug("dashboard: %d open alerts loaded", len(book))
-        return book

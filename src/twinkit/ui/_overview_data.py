@@ -4,7 +4,7 @@ model, the ingest rate and the dead letters.
 Health is one of four states, worst first (the first rule that holds wins):
 
 ``alert``
-    an alert raised on the twin is open (raised within the last hour, see
+    an alert raised on the twin is open (raised and not cleared, see
     :mod:`twinkit.ui._overview_alerts`).
 ``stale``
     the twin has had live data (telemetry, or a property reported after it was created) but

@@ -28,7 +28,7 @@ from twinkit.ui._context import UI_PREFIX, page_url, services, twin_url
 from twinkit.ui._frame import frame
 from twinkit.ui._geometry import PartKind, Shape, shape_from_query, shape_glb
 from twinkit.ui._live import live
-from twinkit.ui._overview_alerts import AlertBook, alert_book
+from twinkit.ui._overview_alerts import AlertBook
 from twinkit.ui._scene_colors import (
     ALERT_COLOR,
     ColorScale,
@@ -74,8 +74,10 @@ _EVENTS: Final = (
     EventType.TELEMETRY_RECEIVED,
     EventType.PROPERTY_REPORTED,
     EventType.ALERT_RAISED,
+    EventType.ALERT_CLEARED,
     EventType.VALUES_DERIVED,
 )
+_ALERT_EVENTS: Final = (EventType.ALERT_RAISED, EventType.ALERT_CLEARED)
 
 
 class SceneMesh(Object3D, component=Path(__file__).parent / "static" / "scene_mesh.js"):
@@ -193,7 +195,7 @@ async def _page(twin_id: str | None) -> None:
             file_url=_file_url,
             fields=fields.keys(),
         )
-        book = await alert_book(runtime, svc.store, time.time())
+        book = AlertBook(runtime)
         view = SceneView(runtime, plan, fields, book, focus=twin_id)
         view.build(problem, left_out)
         live(view.on_events, twins=None if twin_id is None else list(view.parts), types=_EVENTS)
@@ -393,7 +395,7 @@ class SceneView:
         changed = {e.twin_id for e in batch if e.twin_id in self.parts}
         if not changed:
             return
-        if any(e.type is EventType.ALERT_RAISED for e in batch):
+        if any(e.type in _ALERT_EVENTS for e in batch):
             self.alerts = set(self.book.by_twin(time.time())) & set(self.parts)
         for twin_id in changed & set(self.fields):
             self._update_field(twin_id)
@@ -406,7 +408,7 @@ class SceneView:
         self._recolor(changed)
 
     def refresh_alerts(self) -> None:
-        """Alerts open and close with time too (an alert stays open for an hour)."""
+        """Check the open alerts again (a safety net beside the live alert events)."""
         alerts = set(self.book.by_twin(time.time())) & set(self.parts)
         if alerts != self.alerts:
             flipped = alerts ^ self.alerts

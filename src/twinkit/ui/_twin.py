@@ -81,6 +81,9 @@ _SYNC_CELL: Final = """
 </q-td>
 """
 ALERT_RECHECK_S: Final = 30.0
+_ALERT_EVENTS: Final = frozenset(
+    {EventType.ALERT_RAISED, EventType.ALERT_ACKNOWLEDGED, EventType.ALERT_CLEARED}
+)
 """Seconds between two checks of which alerts are still open (they close by age)."""
 _LINK_EVENTS: Final = frozenset({EventType.RELATIONSHIP_ADDED, EventType.RELATIONSHIP_REMOVED})
 _STATE_EVENTS: Final = frozenset(
@@ -159,7 +162,7 @@ class _TwinPage:
         self.event_table.props("dense flat bordered data-testid=events")
         self._render(self.twin)
         live(self._on_live, twins=[self.twin_id])
-        ui.timer(ALERT_RECHECK_S, self._render_alerts)  # alerts close by age, not by events
+        ui.timer(ALERT_RECHECK_S, self._render_alerts)  # acknowledgements and clears, too
         now = self.svc.clock()
         await self.charts.load(now - self.charts.span, now)
 
@@ -195,20 +198,27 @@ class _TwinPage:
             live_twin = self.svc.runtime.find(twin.id)
             self._render_links(twin, self.svc.runtime.incoming(twin.id) if live_twin else [])
         if alerts:
+            self.alert_twin = twin
             self._render_alerts()
 
     def _render_alerts(self) -> None:
-        now = self.at if self.at is not None else self.svc.clock()
-        found = open_alerts(self.events, now)
+        """The open alerts of the twin shown (now, or as of the time travelled to)."""
+        shown = getattr(self, "alert_twin", None) or self.twin
+        found = open_alerts(shown)
         self.alerts.clear()
         with self.alerts:
             if not found:
                 ui.label("No open alerts.").classes("text-caption text-grey")
             for alert in found:
                 who = cause_label(alert.cause, self.tokens)
+                acked = (
+                    f" · acknowledged by {cause_label(alert.acknowledged_by, self.tokens)}"
+                    if alert.acknowledged_by
+                    else ""
+                )
                 ui.label(
                     f"⚠ {alert.name} ({alert.severity}): {alert.message} "
-                    f"· {format_time(alert.time)} · {who}"
+                    f"· {format_time(alert.time)} · {who}{acked}"
                 ).classes("text-negative")
 
     def _render_links(self, twin: Twin, incoming: Sequence[Any]) -> None:
@@ -337,7 +347,7 @@ class _TwinPage:
             self._render_header(
                 twin,
                 links=bool(kinds & _LINK_EVENTS),
-                alerts=EventType.ALERT_RAISED in kinds,
+                alerts=bool(kinds & _ALERT_EVENTS),
             )
         if any(event.type in _STATE_EVENTS for event in logged):
             self.properties.rows = [row.to_row() for row in property_rows(twin, self.contents)]

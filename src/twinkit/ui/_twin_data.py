@@ -4,16 +4,15 @@ with their sync state, relationship links, event rows with who caused them, open
 Everything here is a plain function of its arguments, so the page stays a thin layer of
 elements over these and the shaping is tested without a browser.
 
-Open alerts follow the overview's rule (:mod:`twinkit.ui._overview_alerts`): twinkit has no
-event that closes an alert, so an ``AlertRaised`` event counts as open for ``ALERT_OPEN_S``
-after it was recorded; a newer alert of the same name from the same raiser replaces it.
+Open alerts are the twin's own (:attr:`~twinkit.core.Twin.alerts`: raised and not cleared),
+as of now or as of the time travelled to.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -25,7 +24,6 @@ import orjson
 from twinkit.core import Event, EventType, PropertyState, RelationshipEdge, Twin
 from twinkit.model import Content, EnumSchema, PrimitiveSchema, Property, Telemetry, pint_unit
 from twinkit.model._quantities import unit_registry
-from twinkit.ui._overview_alerts import ALERT_OPEN_S
 
 __all__ = [
     "TRANSIENT",
@@ -300,6 +298,12 @@ def event_summary(event: Event) -> str:
         return f"{data.get('name')}: {data.get('status')} {format_value(data.get('response'))}"
     if kind is EventType.ALERT_RAISED:
         return f"{data.get('name')} ({data.get('severity')}): {data.get('message')}"
+    if kind is EventType.ALERT_ACKNOWLEDGED:
+        note = f": {data['note']}" if data.get("note") else ""
+        return f"{data.get('name')} acknowledged{note}"
+    if kind is EventType.ALERT_CLEARED:
+        why = f": {data['message']}" if data.get("message") else ""
+        return f"{data.get('name')} cleared{why}"
     if kind is EventType.PREDICTION_MADE:
         on = f" on {data['on']}" if data.get("on") else ""
         return f"{data.get('predictor')} v{data.get('version')}: {data.get('reason')}{on}"
@@ -345,7 +349,7 @@ def event_row(event: Event, token_names: Mapping[str, str]) -> EventRow:
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """An alert raised on the twin that still counts as open (see the module docstring)."""
+    """An open alert of the twin: what, how bad, why, when last raised, by whom."""
 
     name: str
     severity: str
@@ -353,24 +357,21 @@ class Alert:
     time: float
     cause: str
     seq: int
+    acknowledged_by: str | None = None
 
 
-def open_alerts(events: Sequence[Event], now: float) -> list[Alert]:
-    """The open alerts among ``events``, newest first; one per raiser and alert name."""
-    newest: dict[tuple[str, str], Alert] = {}
-    for event in events:
-        if event.type is not EventType.ALERT_RAISED or now - event.recorded > ALERT_OPEN_S:
-            continue
-        data = event.data
-        alert = Alert(
-            name=str(data.get("name", "")),
-            severity=str(data.get("severity", "warning")),
-            message=str(data.get("message", "")),
-            time=event.time,
-            cause=event.cause,
-            seq=event.seq,
+def open_alerts(twin: Twin) -> list[Alert]:
+    """The twin's open alerts (raised and not cleared), newest first."""
+    found = [
+        Alert(
+            name=state.name,
+            severity=state.severity,
+            message=state.message,
+            time=state.updated,
+            cause=state.raised_by or "",
+            seq=state.raised_seq,
+            acknowledged_by=state.acknowledged_by,
         )
-        key = (event.cause, alert.name)
-        if key not in newest or newest[key].seq < alert.seq:
-            newest[key] = alert
-    return sorted(newest.values(), key=lambda alert: (alert.time, alert.seq), reverse=True)
+        for state in twin.alerts.values()
+    ]
+    return sorted(found, key=lambda alert: (alert.time, alert.seq), reverse=True)
