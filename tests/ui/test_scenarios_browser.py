@@ -6,40 +6,21 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Page, expect
-from ui_browser import Dashboard, login, run_async, screenshot, start_dashboard
-
-from twinkit.api._settings import Settings
-from twinkit.core import Runtime
-from twinkit.examples.pumps._demo import install_station
-from twinkit.examples.pumps._layout import station_layout
-from twinkit.store import SQLiteStore
+from ui_browser import Dashboard, install_pump_station, login, screenshot, start_dashboard
 
 BINDINGS = "twinkit.examples.pumps._shadow:shadow_bindings"
-
-
-async def _install(data: Path) -> None:
-    settings = Settings.load({"data_dir": str(data)})
-    data.mkdir(parents=True, exist_ok=True)
-    store = await SQLiteStore.open(settings.database)
-    runtime = await Runtime.open(store)
-    try:
-        await install_station(runtime, station_layout(1, replay_pump=False))
-    finally:
-        await runtime.close()
-        await store.close()
 
 
 @pytest.fixture(scope="module")
 def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Dashboard, float]]:
     """A server with the pump station and its simulators bound; and when its twins were made."""
     data = tmp_path_factory.mktemp("scenarios")
-    run_async(_install(data))
+    install_pump_station(data)
     made = time.time()
     server = start_dashboard(data, "--simulators", BINDINGS)
     try:

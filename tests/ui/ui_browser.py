@@ -23,9 +23,13 @@ import pytest
 from playwright.sync_api import Page
 
 from served import Server
-from twinkit.api import Client
+from twinkit.api import Client, Settings
 from twinkit.connect import find_mosquitto
+from twinkit.core import Runtime
 from twinkit.errors import ConnectorError
+from twinkit.examples.pumps._demo import install_station
+from twinkit.examples.pumps._layout import station_layout
+from twinkit.store import SQLiteStore
 
 T = TypeVar("T")
 
@@ -49,6 +53,24 @@ def run_async(work: Coroutine[Any, Any, T]) -> T:
     browser fixture lives): in a worker thread of its own."""
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, work).result()
+
+
+def install_pump_station(data: Path, pumps: int = 1) -> None:
+    """Put the demo pump station's models and twins (``pumps`` physics pumps, no SKAB replay)
+    into the store of data folder ``data``, before a server starts on it."""
+
+    async def install() -> None:
+        settings = Settings.load({"data_dir": str(data)})
+        data.mkdir(parents=True, exist_ok=True)
+        store = await SQLiteStore.open(settings.database)
+        runtime = await Runtime.open(store)
+        try:
+            await install_station(runtime, station_layout(pumps, replay_pump=False))
+        finally:
+            await runtime.close()
+            await store.close()
+
+    run_async(install())
 
 
 def chromium_path() -> str:

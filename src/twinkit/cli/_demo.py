@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from twinkit.api import Settings
-from twinkit.cli import _NO_DASHBOARD, _dashboard_mount, _fail_on_errors, cli
+from twinkit.cli import _F, _NO_DASHBOARD, _dashboard_mount, _fail_on_errors, cli
 from twinkit.examples.bracket._demo import DEFAULT_STATE as BRACKET_STATE
 from twinkit.examples.bracket._demo import BracketDemoOptions, run_bracket_demo
 from twinkit.examples.bracket._loads import Crack
@@ -22,19 +23,66 @@ from twinkit.examples.turbofan._demo import TurbofanDemoOptions, run_turbofan_de
 # --- the demo ---------------------------------------------------------------------------------
 
 
+def _server_options(default_state: Path) -> Callable[[_F], _F]:
+    """The options every demo has: its state folder, where to listen, which broker, how
+    long to run, and whether to serve the dashboard."""
+
+    def add(command: _F) -> _F:
+        for option in reversed(
+            (
+                click.option(
+                    "--state",
+                    type=click.Path(file_okay=False),
+                    default=str(default_state),
+                    show_default=True,
+                    help="State folder: store, broker data, admin token. A second run reuses it.",
+                ),
+                click.option(
+                    "--host", default=None, help="Address to listen on (default 127.0.0.1)."
+                ),
+                click.option(
+                    "--port",
+                    type=int,
+                    default=None,
+                    help="Port (default 8000; 0 picks a free one).",
+                ),
+                click.option(
+                    "--mqtt-url",
+                    default=None,
+                    help="Use this MQTT broker instead of a local Mosquitto.",
+                ),
+                click.option(
+                    "--duration",
+                    type=click.FloatRange(min=0, min_open=True),
+                    default=None,
+                    help="Stop after this many seconds (default: run until Ctrl-C).",
+                ),
+                _NO_DASHBOARD,
+            )
+        ):
+            command = option(command)
+        return command
+
+    return add
+
+
+def _demo_settings(
+    state: str, host: str | None, port: int | None, mqtt_url: str | None
+) -> Settings:
+    """Log to the terminal, and the server settings of a demo's options."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return Settings.load({"data_dir": state, "host": host, "port": port, "mqtt_url": mqtt_url})
+
+
 @cli.group()
 def demo() -> None:
     """Run a reference twin live on this machine, with simulated devices."""
 
 
 @demo.command("pumps")
-@click.option(
-    "--state",
-    type=click.Path(file_okay=False),
-    default=str(DEFAULT_STATE),
-    show_default=True,
-    help="State folder: store, broker data, admin token. A second run reuses it.",
-)
+@_server_options(DEFAULT_STATE)
 @click.option(
     "--data",
     "skab_dir",
@@ -42,9 +90,6 @@ def demo() -> None:
     default=None,
     help="A SKAB data folder: pump-skab then replays its runs (default: physics only).",
 )
-@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default 8000; 0 picks a free one).")
-@click.option("--mqtt-url", default=None, help="Use this MQTT broker instead of a local Mosquitto.")
 @click.option("--pumps", type=click.IntRange(1, 99), default=3, show_default=True)
 @click.option(
     "--speedup",
@@ -54,14 +99,7 @@ def demo() -> None:
     help="Simulated seconds per wall-clock second.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sensor noise.")
-@click.option(
-    "--duration",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Stop after this many seconds (default: run until Ctrl-C).",
-)
 @_fail_on_errors
-@_NO_DASHBOARD
 def demo_pumps(
     *,
     state: str,
@@ -76,10 +114,7 @@ def demo_pumps(
     no_dashboard: bool,
 ) -> None:
     """The pump station: DTDL models, twins, physics devices on MQTT, the API, until Ctrl-C."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    settings = Settings.load({"data_dir": state, "host": host, "port": port, "mqtt_url": mqtt_url})
+    settings = _demo_settings(state, host, port, mqtt_url)
     options = DemoOptions(
         settings,
         skab_dir=Path(skab_dir) if skab_dir else None,
@@ -94,16 +129,7 @@ def demo_pumps(
 
 
 @demo.command("bracket")
-@click.option(
-    "--state",
-    type=click.Path(file_okay=False),
-    default=str(BRACKET_STATE),
-    show_default=True,
-    help="State folder: store, broker data, admin token. A second run reuses it.",
-)
-@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default 8000; 0 picks a free one).")
-@click.option("--mqtt-url", default=None, help="Use this MQTT broker instead of a local Mosquitto.")
+@_server_options(BRACKET_STATE)
 @click.option(
     "--speedup",
     type=click.FloatRange(min=0, min_open=True),
@@ -146,14 +172,7 @@ def demo_pumps(
     default=None,
     help="Where the reduced-order model is cached (default $TWINKIT_CACHE_DIR or ~/.cache/twinkit).",
 )
-@click.option(
-    "--duration",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Stop after this many seconds (default: run until Ctrl-C).",
-)
 @_fail_on_errors
-@_NO_DASHBOARD
 def demo_bracket(
     *,
     state: str,
@@ -172,10 +191,7 @@ def demo_bracket(
 ) -> None:
     """The structural twin: a cantilever bracket's load and strain gauges on MQTT, its
     reduced-order FE model in shadow mode (stress and deflection live), the API, until Ctrl-C."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    settings = Settings.load({"data_dir": state, "host": host, "port": port, "mqtt_url": mqtt_url})
+    settings = _demo_settings(state, host, port, mqtt_url)
     crack = None
     if crack_at is not None:
         crack = Crack(start=crack_at, severity=crack_severity, growth=crack_growth)
@@ -197,14 +213,7 @@ _SUBSETS = ("FD001", "FD002", "FD003", "FD004")  # the C-MAPSS subsets
 
 
 @demo.command("turbofan")
-@click.option(
-    "--state",
-    type=click.Path(file_okay=False),
-    default=str(TURBOFAN_STATE),
-    show_default=True,
-    help="State folder: store, broker data, admin token, the trained model. A second run "
-    "reuses it (no training).",
-)
+@_server_options(TURBOFAN_STATE)
 @click.option(
     "--data",
     "data_dir",
@@ -220,9 +229,6 @@ _SUBSETS = ("FD001", "FD002", "FD003", "FD004")  # the C-MAPSS subsets
     show_default=True,
     help="Which C-MAPSS subset of --data.",
 )
-@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default 8000; 0 picks a free one).")
-@click.option("--mqtt-url", default=None, help="Use this MQTT broker instead of a local Mosquitto.")
 @click.option(
     "--engines",
     type=click.IntRange(1, 1000),
@@ -244,13 +250,6 @@ _SUBSETS = ("FD001", "FD002", "FD003", "FD004")  # the C-MAPSS subsets
     show_default=True,
     help="Alert when an engine's estimated remaining life falls below this many cycles.",
 )
-@click.option(
-    "--duration",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Stop after this many seconds (default: run until Ctrl-C).",
-)
-@_NO_DASHBOARD
 @_fail_on_errors
 def turbofan(
     *,
@@ -269,10 +268,7 @@ def turbofan(
     """A turbofan fleet: C-MAPSS engines (or generated ones) replayed over MQTT, each twin with
     its remaining useful life and interval every cycle, alerts below a threshold, the API
     and the dashboard."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    settings = Settings.load({"data_dir": state, "host": host, "port": port, "mqtt_url": mqtt_url})
+    settings = _demo_settings(state, host, port, mqtt_url)
     options = TurbofanDemoOptions(
         settings,
         data_dir=Path(data_dir) if data_dir else None,
