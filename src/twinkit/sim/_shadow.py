@@ -571,6 +571,10 @@ def _steps(
     t, outputs = start, _EMPTY
     for index in range(1, count + 1):
         end = stop if index == count else start + index * dt
+        if end <= t:
+            # at epoch times (~1.8e9 s, a float step of ~2e-7 s) start + k·dt can round onto
+            # stop, which would leave a last step of zero
+            continue
         try:
             out = simulator.step(t, end - t, inputs)
         except TwinkitError:
@@ -582,6 +586,8 @@ def _steps(
             ) from error
         outputs = check_outputs(dict(out), end, where)
         t = end
+    if outputs is _EMPTY:
+        raise SimulationError(f"nothing to step: from t={start!r} s to t={stop!r} s", where=where)
     return outputs, count
 
 
