@@ -100,7 +100,8 @@ def test_the_scene_draws_the_plant_and_a_part_turns_red_on_its_alert(
     login(page, scene_dashboard, scene_dashboard.token("viewer"), "/scene")
     expect(page.get_by_test_id("scene-count")).to_have_text("11 parts")
     colour = lambda twin: page.evaluate(PART_COLOUR_JS, twin)  # noqa: E731
-    wait_for(lambda: colour("pump-1") is not None, 15, "the pumps' glTF to load")
+    drawn = ("pump-1", "tank-1", "bracket-1", "bracket-weak")
+    wait_for(lambda: None not in map(colour, drawn), 15, "every part's mesh to load")
     assert colour("tank-1") == "#b0bec5"
     assert colour("bracket-1") == "vertex", "the bracket shows its stress field"
     assert colour("bracket-weak") == "vertex"
