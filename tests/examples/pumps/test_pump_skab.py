@@ -48,11 +48,12 @@ def test_read_maps_columns_onto_pump_telemetry_and_keeps_labels_apart(tmp_path: 
     compile_validator(load_models(), PUMP).telemetry_batch(row)
 
 
-def test_anomaly_free_runs_have_no_labels(tmp_path: Path) -> None:
+def test_anomaly_free_runs_have_no_anomaly(tmp_path: Path) -> None:
     header = HEADER.removesuffix(";anomaly;changepoint")
     rows = [r.rsplit(";", 2)[0] for r in ROWS]
     run = read_skab_csv(write_run(tmp_path / "free.csv", rows, header))
-    assert run.labels == {} and len(run) == 4
+    assert len(run) == 4 and set(run.labels) == {"anomaly", "changepoint"}
+    assert not any(run.labels["anomaly"]) and not any(run.labels["changepoint"])
 
 
 def test_bad_files_say_where(tmp_path: Path) -> None:

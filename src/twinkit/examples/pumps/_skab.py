@@ -11,14 +11,12 @@ first rows with it, and a test finds a run's labelled anomaly in wall-clock time
 
 from __future__ import annotations
 
-import csv
 import logging
 import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -28,6 +26,7 @@ import numpy.typing as npt
 from twinkit.errors import NotFoundError, ValidationError
 from twinkit.examples.pumps._mqtt import Broker, DeviceLink
 from twinkit.examples.pumps._station import Reply
+from twinkit.predict._skab import SKAB_PUMP_TELEMETRY, read_skab_run
 
 __all__ = [
     "SKAB_COLUMNS",
@@ -41,16 +40,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SKAB_COLUMNS: Final[Mapping[str, tuple[str, float]]] = {
-    "Accelerometer1RMS": ("vibration1", 1.0),  # g
-    "Accelerometer2RMS": ("vibration2", 1.0),  # g
-    "Current": ("motorCurrent", 1.0),  # A
-    "Pressure": ("dischargePressure", 1.0),  # bar
-    "Temperature": ("motorTemperature", 1.0),  # °C, the motor body
-    "Thermocouple": ("fluidTemperature", 1.0),  # °C, the water in the circuit
-    "Voltage": ("voltage", 1.0),  # V
-    "Volume Flow RateRMS": ("flow", 1.0 / 60.0),  # l/min -> l/s
-}
+SKAB_COLUMNS: Final[Mapping[str, tuple[str, float]]] = SKAB_PUMP_TELEMETRY
 """SKAB column -> (Pump telemetry, factor from the SKAB unit to the model's unit)."""
 SKAB_FOLDERS: Final = ("anomaly-free", "valve1", "valve2", "other")
 _LABELS: Final = ("anomaly", "changepoint")
@@ -97,64 +87,14 @@ class ReplayedRun:
         return float(self.stamps[rows[0]]), float(self.stamps[rows[-1]])
 
 
-def _parse_time(text: str, where: str) -> float:
-    try:
-        return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC).timestamp()
-    except ValueError as err:
-        raise ValidationError(
-            "bad SKAB timestamp", path=where, expected="YYYY-MM-DD HH:MM:SS", got=text
-        ) from err
-
-
 def read_skab_csv(path: Path | str) -> SkabRun:
-    """Read one SKAB run; every problem names the file and line."""
-    path = Path(path)
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except OSError as err:
-        raise NotFoundError(f"cannot read the SKAB run {path}: {err}") from err
-    with handle:
-        reader = csv.reader(handle, delimiter=";")
-        header = next(reader, [])
-        missing = [c for c in ("datetime", *SKAB_COLUMNS) if c not in header]
-        if missing:
-            raise ValidationError(
-                f"not a SKAB run: columns {missing} are missing",
-                path=f"{path}:1",
-                expected="datetime;" + ";".join(SKAB_COLUMNS) + "[;anomaly;changepoint]",
-                got=";".join(header),
-            )
-        index = {name: header.index(name) for name in header}
-        times: list[float] = []
-        rows: list[list[float]] = []
-        wanted = [*SKAB_COLUMNS, *(label for label in _LABELS if label in index)]
-        for line, record in enumerate(reader, start=2):
-            if not record:
-                continue
-            where = f"{path}:{line}"
-            if len(record) != len(header):
-                raise ValidationError(
-                    "a SKAB row has the wrong number of fields",
-                    path=where,
-                    expected=f"{len(header)} fields",
-                    got=len(record),
-                )
-            times.append(_parse_time(record[index["datetime"]], where))
-            try:
-                rows.append([float(record[index[name]]) for name in wanted])
-            except ValueError as err:
-                raise ValidationError(
-                    f"a SKAB value is not a number: {err}", path=where, expected="numbers"
-                ) from err
-    table = np.array(rows, dtype=np.float64).reshape(len(rows), len(wanted))
-    values = {
-        telemetry: table[:, i] * factor
-        for i, (telemetry, factor) in enumerate(SKAB_COLUMNS.values())
-    }
-    labels = {
-        name: table[:, len(SKAB_COLUMNS) + i] for i, name in enumerate(wanted[len(SKAB_COLUMNS) :])
-    }
-    return SkabRun(path, np.array(times, dtype=np.float64), values, labels)
+    """Read one SKAB run as Pump telemetry (the predict layer's reader: every problem names
+    the file and line); a run without labels has them all 0."""
+    run = read_skab_run(path, pump_names=True)
+    frame = run.frame
+    values = {name: frame[name].to_numpy(dtype=np.float64) for name in frame.columns}
+    labels = {name: getattr(run, name).astype(np.float64) for name in _LABELS}
+    return SkabRun(run.path, frame.index.to_numpy(dtype=np.float64), values, labels)
 
 
 def skab_runs(data_dir: Path | str) -> list[Path]:
