@@ -46,7 +46,9 @@ def _report_levels(port: int, levels: list[float]) -> None:
 
 def _pick(page: Page, testid: str, option: str) -> None:
     page.get_by_test_id(testid).click()
-    page.get_by_role("option", name=option, exact=True).click()
+    # the menu just opened (an earlier select's menu may still be in the page)
+    menu = page.locator(".q-menu").last
+    menu.get_by_role("option", name=option, exact=True).click()
     page.keyboard.press("Escape")
 
 
@@ -60,7 +62,7 @@ def test_a_scenario_started_from_the_page_runs_and_is_compared(
     login(page, dashboard, dashboard.token("operator"), "/scenarios")
     roots = page.get_by_test_id("scenario-roots")
     roots.fill("tank")
-    page.get_by_role("option", name="tank-1").click()
+    page.locator(".q-menu").last.get_by_role("option", name="tank-1").click()
     page.keyboard.press("Escape")
     expect(page.get_by_test_id("scenario-preview")).to_contain_text(
         "simulated: pipe-1, tank-1, valve-1"
