@@ -29,6 +29,7 @@ __all__ = [
     "broker_url",
     "demo_server",
     "listen",
+    "say_progress",
     "shell_path",
     "stop_on_signals",
     "twinkit_command",
@@ -143,3 +144,16 @@ async def wait_started(server: uvicorn.Server, serving: asyncio.Task[None]) -> N
 
 def shell_path(path: Path) -> str:
     return shlex.quote(str(path))
+
+
+def say_progress(say: Callable[[str], None], what: str) -> Callable[[float], None]:
+    """A progress callback that says ``what: NN%`` in tenths (long training at a demo's start)."""
+    shown = [-1]
+
+    def report(fraction: float) -> None:
+        tenth = int(fraction * 10 + 1e-9)
+        if tenth > shown[0]:
+            shown[0] = tenth
+            say(f"  {what}: {tenth * 10}%")
+
+    return report

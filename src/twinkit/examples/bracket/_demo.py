@@ -24,7 +24,13 @@ from twinkit.api import API_PREFIX, Services, Settings
 from twinkit.api._serve import bind, ensure_admin_token
 from twinkit.core import Runtime
 from twinkit.errors import ConflictError, ValidationError
-from twinkit.examples._server import broker_url, demo_server, stop_on_signals, wait_started
+from twinkit.examples._server import (
+    broker_url,
+    demo_server,
+    say_progress,
+    stop_on_signals,
+    wait_started,
+)
 from twinkit.examples.bracket._device import BracketDevice, GaugeModel, start_device
 from twinkit.examples.bracket._loads import Crack
 from twinkit.examples.bracket._reduced import BracketRom, bracket_rom
@@ -100,19 +106,6 @@ async def install_bracket(
     return bool(missing) or existing is None
 
 
-def _progress(say: Callable[[str], None]) -> Callable[[float], None]:
-    """Say the training's progress in tenths."""
-    shown = [-1]
-
-    def report(fraction: float) -> None:
-        tenth = int(fraction * 10 + 1e-9)
-        if tenth > shown[0]:
-            shown[0] = tenth
-            say(f"  training the reduced-order model from full FE solves: {tenth * 10}%")
-
-    return report
-
-
 async def run_bracket_demo(
     options: BracketDemoOptions,
     *,
@@ -134,7 +127,10 @@ async def run_bracket_demo(
     try:
         with stop_on_signals(stop, say):
             reduced = await asyncio.to_thread(
-                bracket_rom, options.spec, cache_dir=options.cache_dir, progress=_progress(say)
+                bracket_rom,
+                options.spec,
+                cache_dir=options.cache_dir,
+                progress=say_progress(say, "training the reduced-order model from full FE solves"),
             )
             for line in reduced.describe():
                 say(line)

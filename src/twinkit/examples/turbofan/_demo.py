@@ -35,6 +35,7 @@ from twinkit.examples._server import (
     broker_url,
     demo_server,
     listen,
+    say_progress,
     shell_path,
     stop_on_signals,
     twinkit_command,
@@ -189,19 +190,6 @@ def _replayed(data: FleetData, engines: int) -> list[ReplayedEngine]:
     ]
 
 
-def _progress(say: Callable[[str], None], what: str) -> Callable[[float], None]:
-    """Say the training's progress in tenths."""
-    shown = [-1]
-
-    def report(fraction: float) -> None:
-        tenth = int(fraction * 10 + 1e-9)
-        if tenth > shown[0]:
-            shown[0] = tenth
-            say(f"  training the RUL model on {what}: {tenth * 10}%")
-
-    return report
-
-
 async def run_turbofan_demo(
     options: TurbofanDemoOptions,
     *,
@@ -230,7 +218,9 @@ async def run_turbofan_demo(
                     threshold=options.threshold,
                     cause=DEMO_CAUSE,
                     config=options.rul or demo_rul_config(),
-                    progress=_progress(say, f"{len(data.train)} engines"),
+                    progress=say_progress(
+                        say, f"training the RUL model on {len(data.train)} engines"
+                    ),
                 )
                 await services.predictions.runner.reload(RUL_NAME)
                 if not stop.is_set():
