@@ -1,11 +1,13 @@
 """Publisher process for bench/ingest.py: numbered telemetry messages to many twins, as fast as
 the broker takes them (or paced at a given rate), then exit.
 
-    python bench/_ingest_publish.py HOST PORT QOS COUNT TWINS POINTS [RATE]
+    python bench/_ingest_publish.py HOST PORT QOS COUNT TWINS POINTS [RATE [LATER]]
 
 POINTS is 1 (one value per message) or a multiple of 10 (``POINTS // 10`` timestamped entries of
 ten values each). With RATE > 0 messages are paced at RATE per second and carry the send time
-as their ``ts`` (for latency); otherwise ``ts`` is a synthetic, per-message unique time.
+as their ``ts`` (for latency); otherwise ``ts`` is a synthetic, per-message unique time, LATER
+seconds (default 0) after that of the same message in a run without it: a second run with LATER
+sends every twin newer values, as devices do, rather than redeliveries of the first run's.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ NAMES = [f"v{i}" for i in range(10)]
 BASE = 1.7e9
 
 
-def payload(index: int, points: int, now: float | None) -> bytes:
-    ts = BASE + index * 1e-3 if now is None else now
+def payload(index: int, points: int, now: float | None, later: float = 0.0) -> bytes:
+    ts = BASE + later + index * 1e-3 if now is None else now
     if points == 1:
         return orjson.dumps({"ts": ts, "values": {NAMES[index % 10]: float(index % 97)}})
     entries = [
@@ -34,7 +36,15 @@ def payload(index: int, points: int, now: float | None) -> bytes:
 
 
 def main(
-    host: str, port: int, *, qos: int, count: int, twins: int, points: int, rate: float
+    host: str,
+    port: int,
+    *,
+    qos: int,
+    count: int,
+    twins: int,
+    points: int,
+    rate: float,
+    later: float,
 ) -> None:
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{time.time_ns()}")
     client.max_inflight_messages_set(1000)
@@ -58,7 +68,8 @@ def main(
             if delay > 0:
                 time.sleep(delay)
         topic = f"site/dev-{index % twins}/telemetry"
-        client.publish(topic, payload(index, points, time.time() if rate > 0 else None), qos=qos)
+        now = time.time() if rate > 0 else None
+        client.publish(topic, payload(index, points, now, later), qos=qos)
     if qos == 0:
         done.set()
     done.wait(600)
@@ -77,4 +88,5 @@ if __name__ == "__main__":
         twins=int(twins),
         points=int(points),
         rate=float(rest[0]) if rest else 0.0,
+        later=float(rest[1]) if len(rest) > 1 else 0.0,
     )

@@ -8,7 +8,8 @@ message:
 - *bare*: a paho subscriber that only counts messages (the machine's limit for this path);
 - *twinkit*: the MqttConnector feeding the Runtime on SQLite (synchronous=FULL): parsed,
   validated against the model, committed in one transaction per batch, acknowledged to the
-  broker after the commit (QoS1), applied to the twin graph and published to subscribers.
+  broker after the commit (QoS1), applied to the twin graph and published to subscribers. The
+  process runs as ``twinkit serve`` does (its garbage collector tuned by ``tune_collector``).
 
 Draining a queue measures the receiving side alone, not the publisher's speed. The ratio
 twinkit/bare is the figure DESIGN.md sets a target for (>= 0.8), with >= 200k points/s batched.
@@ -36,7 +37,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from _machine import describe
 from twinkit.connect import Mosquitto, MqttConnector, MqttMapping
-from twinkit.core import Runtime
+from twinkit.core import Runtime, tune_collector
 from twinkit.store import SQLiteStore
 
 HERE = Path(__file__).resolve().parent
@@ -73,8 +74,12 @@ def register(host: str, port: int, client_id: str, qos: int) -> None:
     client.loop_stop()
 
 
-def publish(host: str, port: int, *, qos: int, count: int, twins: int, points: int) -> None:
-    args = [str(a) for a in (host, port, qos, count, twins, points)]
+def publish(
+    host: str, port: int, *, qos: int, count: int, twins: int, points: int, later: float = 0.0
+) -> None:
+    """Queue ``count`` messages; ``later``: their times are that many seconds later than
+    those of the same messages in a run without it."""
+    args = [str(a) for a in (host, port, qos, count, twins, points, 0, later)]
     subprocess.run([sys.executable, str(HERE / "_ingest_publish.py"), *args], check=True)
     time.sleep(0.5)  # let the broker finish queueing
 
@@ -141,8 +146,9 @@ async def one_config(
     warm: bool = False,
 ) -> dict[str, Any]:
     """Bare subscriber and twinkit on the same queued messages. ``warm``: every twin the run
-    sends to has reported once before (steady state: its series and latest values exist);
-    otherwise many messages are their twin's first report."""
+    sends to has reported once before, an hour earlier (steady state: its series and latest
+    values exist, and each message brings a newer value); otherwise many messages are their
+    twin's first report."""
     host, port = broker.host, broker.port
     tag = f"q{qos}-p{points}-t{twins}-{time.time_ns()}"
     store, runtime = await make_runtime(workdir / f"{tag}.db", twins)
@@ -154,7 +160,8 @@ async def one_config(
             await drain_twinkit(broker.url, f"twinkit-{tag}", runtime, first, qos)
         register(host, port, f"bare-{tag}", qos)
         register(host, port, f"twinkit-{tag}", qos)
-        publish(host, port, qos=qos, count=count, twins=twins, points=points)
+        later = 3600.0 if warm else 0.0
+        publish(host, port, qos=qos, count=count, twins=twins, points=points, later=later)
         bare = drain_bare(host, port, f"bare-{tag}", count)
         ours = await drain_twinkit(broker.url, f"twinkit-{tag}", runtime, count, qos)
     finally:
@@ -405,6 +412,7 @@ def main() -> None:
         memory_child(args.memory_child)
         return
     print(describe(), flush=True)
+    tune_collector()  # as twinkit serve and the demos do
     repeat = args.repeat or (1 if args.quick else 3)
     rows = asyncio.run(throughput(args.quick, repeat, args.config))
     if args.throughput_only:

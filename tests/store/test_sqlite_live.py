@@ -198,7 +198,7 @@ def test_points_cost_one_insert_each_and_nothing_per_series_once_known() -> None
     conn.set_trace_callback(None)
     inserts = [s for s in first if s.startswith("INSERT OR IGNORE INTO points")]
     assert len(inserts) == 52
-    assert len(first) == 52 + 2 + 2 + 1  # BEGIN, COMMIT; insert each new series, read all ids
+    assert len(first) == 52 + 2 + 1  # BEGIN, COMMIT; one statement makes both series (ids too)
     assert statements[0] == "BEGIN IMMEDIATE" and statements[-1] == "COMMIT"
     assert all(s.startswith("INSERT OR IGNORE INTO points") for s in statements[1:-1])
     assert engine.latest_points() == [Point("p", "flow", 60.0, 1.0), Point("q", "flow", 2.0, "on")]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import sys
@@ -19,6 +18,7 @@ import click
 from twinkit import __version__
 from twinkit.api import Client, ClientError, Role, Settings, issue_token
 from twinkit.api._serve import serve as serve_api
+from twinkit.core import tune_collector
 from twinkit.errors import TwinkitError
 from twinkit.model.dtdl import ParseIssue, ParsingError, dumps, parse
 from twinkit.predict._factories import load_factories
@@ -209,10 +209,7 @@ def serve(
     )
     bindings = load_bindings(simulators) if simulators else []
     factories = load_factories(predictors) if predictors else {}
-    # a server keeps ~10^6 long-lived objects (twins, values, buffers): with the default
-    # threshold (700) the cyclic collector rescans them every few batches, a quarter of the
-    # ingest time; 50,000 young objects between collections cuts that to a few per cent
-    gc.set_threshold(50_000, 20, 10)
+    tune_collector()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             serve_api(

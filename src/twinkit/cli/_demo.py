@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import click
 
 from twinkit.api import Settings
 from twinkit.cli import _F, _NO_DASHBOARD, _dashboard_mount, _fail_on_errors, cli
+from twinkit.core import tune_collector
 from twinkit.examples.bracket._demo import DEFAULT_STATE as BRACKET_STATE
 from twinkit.examples.bracket._demo import BracketDemoOptions, run_bracket_demo
 from twinkit.examples.bracket._loads import Crack
@@ -124,8 +126,7 @@ def demo_pumps(
         duration=duration,
         dashboard=_dashboard_mount(no_dashboard) is not None,
     )
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_demo(options, say=click.echo))
+    _run(run_demo(options, say=click.echo))
 
 
 @demo.command("bracket")
@@ -205,8 +206,7 @@ def demo_bracket(
         duration=duration,
         dashboard=_dashboard_mount(no_dashboard) is not None,
     )
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_bracket_demo(options, say=click.echo))
+    _run(run_bracket_demo(options, say=click.echo))
 
 
 _SUBSETS = ("FD001", "FD002", "FD003", "FD004")  # the C-MAPSS subsets
@@ -279,5 +279,11 @@ def turbofan(
         duration=duration,
         dashboard=_dashboard_mount(no_dashboard) is not None,
     )
+    _run(run_turbofan_demo(options, say=click.echo))
+
+
+def _run(demo: Coroutine[Any, Any, object]) -> None:
+    """Run a demo as ``twinkit serve`` runs: the collector tuned for a live graph; Ctrl-C stops."""
+    tune_collector()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_turbofan_demo(options, say=click.echo))
+        asyncio.run(demo)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from twinkit.core._alert_state import SEVERITIES, AlertState
 from twinkit.core._alerts import OpenAlert
+from twinkit.core._collector import tune_collector
 from twinkit.core._derived import PREDICTED, RESIDUAL, SIMULATED, Derived, derived_series
 from twinkit.core._events import Event, EventType
 from twinkit.core._log import EventLog, Point, Touch
@@ -66,6 +67,7 @@ __all__ = [
     "edge_to_json",
     "fold",
     "property_to_json",
+    "tune_collector",
     "twin_from_json",
     "twin_to_json",
 ]

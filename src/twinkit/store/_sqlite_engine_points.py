@@ -4,7 +4,7 @@ Writer thread only, like :class:`~twinkit.store._sqlite_engine.SQLiteEngine`, wh
 :class:`SeriesIds`. Everything here holds the interpreter lock, so it is kept to a few C-level
 passes over the batch's columns (:class:`~twinkit.core._batch.PointColumns`): one dictionary
 probe per point for its series id, then ``zip`` makes the rows. Series a batch brings for the
-first time are created and read back with two statements for the whole batch, not two per
+first time are created, and their ids read back, by a few statements per batch, not two per
 series (a first message from each of 100k twins is 100k new series).
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
+from itertools import chain
 from types import MappingProxyType
 from typing import Any, Final, cast
 
@@ -24,7 +25,17 @@ from twinkit.store._sqlite_codec import point_columns
 
 __all__ = ["INSERT_POINT", "INSERT_POINT_DATA", "SeriesIds", "SeriesKey", "point_rows"]
 
-INSERT_SERIES: Final = "INSERT OR IGNORE INTO series (twin_id, name) VALUES (?, ?)"
+# New series, _CHUNK at a time, answering the ids of those it inserted (a series that exists
+# already is left out: read back with SELECT_SERIES_MANY). One statement of a fixed size, so
+# SQLite prepares it once: a short chunk is padded by repeating its last key, which then
+# conflicts with itself and is skipped. A third of the time of one INSERT per series and a
+# SELECT of their ids (bench/ingest.py, first reports of 100k twins).
+_CHUNK: Final = 250
+INSERT_SERIES: Final = (
+    "INSERT INTO series (twin_id, name) VALUES "
+    + ", ".join(["(?, ?)"] * _CHUNK)
+    + " ON CONFLICT DO NOTHING RETURNING id, twin_id, name"
+)
 SELECT_SERIES: Final = "SELECT id FROM series WHERE twin_id = ? AND name = ?"
 # The ids of many series at once: a JSON array of [twin_id, name] pairs, each looked up in the
 # series' unique index; `key` is the pair's index in the array.
@@ -98,11 +109,18 @@ class SeriesIds:
         ]
 
     def _create(self, keys: list[SeriesKey]) -> dict[SeriesKey, int]:
-        """Create the series of ``keys`` that do not exist, then read all their ids."""
+        """Create the series of ``keys`` (distinct) that do not exist; the ids of all."""
         conn = self._conn
-        conn.executemany(INSERT_SERIES, keys)
-        rows = conn.execute(SELECT_SERIES_MANY, (orjson.dumps(keys),)).fetchall()
-        ids = {keys[index]: series_id for index, series_id in rows}
+        ids: dict[SeriesKey, int] = {}
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            chunk += [chunk[-1]] * (_CHUNK - len(chunk))
+            for series_id, twin_id, name in conn.execute(INSERT_SERIES, [*chain(*chunk)]):
+                ids[twin_id, name] = series_id
+        if len(ids) < len(keys):  # some existed (stored before this process knew them)
+            known = [key for key in keys if key not in ids]
+            rows = conn.execute(SELECT_SERIES_MANY, (orjson.dumps(known),)).fetchall()
+            ids.update((known[index], series_id) for index, series_id in rows)
         if len(ids) != len(keys):
             lost = next(key for key in keys if key not in ids)
             raise StoreError(
