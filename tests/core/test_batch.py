@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from twinkit.core import EventType, Point, TelemetryValue, Twin
+from twinkit.core import EventType, Point, TelemetryValue, Twin, detached
 from twinkit.core._batch import Batch, PointColumns
 from twinkit.core._graph import TwinGraph
 from twinkit.core._subscribers import Audience
@@ -15,6 +15,14 @@ def graph_of(*twins: Twin) -> TwinGraph:
     for twin in twins:
         graph.put(twin)
     return graph
+
+
+def install(graph: TwinGraph, batch: Batch) -> None:
+    """What the runtime does once the batch is committed."""
+    for twin in batch.twins.values():
+        graph.put(twin)
+    for twin_id, latest in batch.latest.items():
+        graph.update_latest(twin_id, latest)
 
 
 PUMP = Twin("pump-1", "dtmi:test:Pump;1", version=1, created=1.0, updated=1.0)
@@ -61,26 +69,29 @@ def test_telemetry_events_are_staged_only_when_wanted(
         Point("pump-1", "flow", 5.0, 1.0),
         Point("pump-1", "head", 5.0, 2.0),
     ]
-    assert batch.twins["pump-1"].telemetry == {
+    assert batch.latest["pump-1"] == {
         "flow": TelemetryValue(1.0, 5.0),
         "head": TelemetryValue(2.0, 5.0),
     }
+    assert "pump-1" not in batch.twins  # telemetry alone makes no new twin
     kinds = [event.type for event in batch.published]
     assert kinds == ([EventType.TELEMETRY_RECEIVED] if wanted else [])
     assert not batch.events  # telemetry is never logged
 
 
 def test_newest_telemetry_lands_on_the_twin_as_changed_later_in_the_batch() -> None:
-    """A report staged after the telemetry of the same twin is kept when finish() puts the
-    newest values on: finish works on the working copy, not the twin telemetry() saw."""
-    batch = Batch(graph_of(PUMP), "connector:mqtt", 10.0)
+    """A report staged after the telemetry of the same twin is kept when the batch is
+    installed: the working copy goes into the graph, then the newest values onto it."""
+    graph = graph_of(PUMP)
+    batch = Batch(graph, "connector:mqtt", 10.0)
     batch.telemetry(PUMP, {"flow": 1.0}, 5.0)
     batch.telemetry(PUMP, {"flow": 3.0}, 7.0)
     batch.telemetry(PUMP, {"flow": 2.0}, 6.0)  # older than the newest: history only
     working = batch.report(PUMP, "mode", "auto", 6.0)
     batch.finish()
-    twin = batch.twins["pump-1"]
-    assert twin.telemetry == {"flow": TelemetryValue(3.0, 7.0)}
+    install(graph, batch)
+    twin = graph.get("pump-1")
+    assert twin is not None and twin.telemetry == {"flow": TelemetryValue(3.0, 7.0)}
     assert twin.reported("mode") == "auto" and twin.version == working.version == 2
     assert [p.value for p in batch.points] == [1.0, 3.0, 2.0, "auto"]
 
@@ -97,17 +108,45 @@ def test_telemetry_older_than_the_twins_latest_does_not_move_it() -> None:
     batch = Batch(graph_of(seen), "connector:mqtt", 10.0)
     batch.telemetry(seen, {"flow": 1.0}, 5.0)
     batch.finish()
-    assert "pump-1" not in batch.twins  # nothing newer: the twin is not rewritten
+    assert "pump-1" not in batch.twins and "pump-1" not in batch.latest  # nothing newer
     assert list(batch.points) == [Point("pump-1", "flow", 5.0, 1.0)]
 
 
-def test_graph_keeps_the_last_seq_when_telemetry_replaces_a_twin() -> None:
+def test_latest_telemetry_is_updated_in_place_and_a_detached_copy_stays() -> None:
     graph = graph_of(PUMP)
-    batch = Batch(graph, "connector:mqtt", 10.0)
-    batch.telemetry(PUMP, {"flow": 1.0}, 5.0)
-    batch.finish()
-    graph.put(batch.twins["pump-1"])
-    assert graph.last_seq("pump-1") == 1 and graph.get("pump-1") is batch.twins["pump-1"]
-    graph.note_seq("pump-1", 4)  # e.g. events of a deleted incarnation, known from the log
-    graph.put(batch.twins["pump-1"])
-    assert graph.last_seq("pump-1") == 4
+    graph.update_latest("pump-1", {"flow": TelemetryValue(1.0, 5.0)})
+    live = graph.get("pump-1")
+    assert live is not None and live.telemetry == {"flow": TelemetryValue(1.0, 5.0)}
+    kept = detached(live)
+    graph.update_latest(
+        "pump-1", {"flow": TelemetryValue(2.0, 6.0), "head": TelemetryValue(3.0, 6.0)}
+    )
+    assert graph.get("pump-1") is live  # no new twin per message
+    assert live.telemetry == {"flow": TelemetryValue(2.0, 6.0), "head": TelemetryValue(3.0, 6.0)}
+    assert kept.telemetry == {"flow": TelemetryValue(1.0, 5.0)} and kept.version == live.version
+    assert graph.last_seq("pump-1") == 1
+
+
+def test_a_twin_put_with_other_telemetry_gets_its_own_latest_values() -> None:
+    graph = graph_of(PUMP)
+    graph.update_latest("pump-1", {"flow": TelemetryValue(1.0, 5.0)})
+    loaded = Twin(
+        "pump-1",
+        PUMP.model,
+        version=2,
+        created=1.0,
+        updated=2.0,
+        telemetry={"head": TelemetryValue(4.0, 7.0)},
+    )
+    graph.put(loaded)  # e.g. the twin as a snapshot had it
+    graph.update_latest("pump-1", {"flow": TelemetryValue(2.0, 8.0)})
+    twin = graph.get("pump-1")
+    assert twin is not None and twin.version == 2
+    assert twin.telemetry == {"head": TelemetryValue(4.0, 7.0), "flow": TelemetryValue(2.0, 8.0)}
+    assert loaded.telemetry == {"head": TelemetryValue(4.0, 7.0)}  # what was put is not moved
+    graph.put(Twin("pump-1", PUMP.model, version=3, created=1.0, updated=3.0, deleted=True))
+    graph.update_latest("pump-1", {"flow": TelemetryValue(5.0, 9.0)})  # not live: nothing
+    assert graph.get("pump-1") is None
+    graph.put(Twin("pump-1", PUMP.model, version=4, created=9.0, updated=9.0))
+    again = graph.get("pump-1")
+    assert again is not None and dict(again.telemetry) == {}  # a new twin of the id starts empty

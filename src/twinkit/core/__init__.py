@@ -27,6 +27,7 @@ from twinkit.core._twin import (
     TelemetryValue,
     Twin,
     apply,
+    detached,
     fold,
 )
 from twinkit.core._twin_json import (
@@ -64,6 +65,7 @@ __all__ = [
     "alert_to_json",
     "apply",
     "derived_series",
+    "detached",
     "edge_to_json",
     "fold",
     "property_to_json",

@@ -3,7 +3,8 @@
 A :class:`Batch` works on copies: each staged event is applied at once to a working copy of its
 twin, so later steps of the same batch see earlier ones (sequence numbers, "is this value
 unchanged?"). Nothing touches the live graph until the store has committed the batch; then
-:meth:`Batch.twins` is installed as a whole. Messages are validated before
+:meth:`Batch.twins` is installed as a whole, and the batch's newest telemetry
+(:attr:`Batch.latest`) is put on the live twins in place (see :mod:`twinkit.core._graph`). Messages are validated before
 anything of theirs is staged, so staging never fails half-way.
 
 Telemetry is the hot path of ingest (one reading per device message, thousands per batch): its
@@ -28,7 +29,6 @@ from twinkit.core._twin import (
     Twin,
     apply,
     with_derived,
-    with_latest,
     with_touch,
 )
 
@@ -108,10 +108,11 @@ class Batch:
     published: list[Event] = field(default_factory=list)  # persisted and transient, in order
     twins: dict[str, Twin] = field(default_factory=dict)  # working copies, deleted ones too
     seqs: dict[str, int] = field(default_factory=dict)
-    # twin id -> (the twin as telemetry() first saw it, telemetry name -> (time, value)): the
-    # newest values of this batch, made TelemetryValues by finish() (cheap tuples on the hot
-    # path; most are overwritten before the batch ends)
-    newest: dict[str, tuple[Twin, dict[str, tuple[float, Any]]]] = field(default_factory=dict)
+    # twin id -> telemetry name -> (time, value): the newest values of this batch (cheap tuples
+    # on the hot path; most are overwritten before the batch ends), made TelemetryValues in
+    # `latest` by finish(), for the graph to put on its live twins once the batch is committed
+    newest: dict[str, dict[str, tuple[float, Any]]] = field(default_factory=dict)
+    latest: dict[str, dict[str, TelemetryValue]] = field(default_factory=dict)
     # twin id -> derived series name -> its newest value of this batch
     newest_derived: dict[str, dict[str, TelemetryValue]] = field(default_factory=dict)
 
@@ -199,10 +200,9 @@ class Batch:
         """
         twin_id = twin.id
         self.points.add_values(twin_id, values, time)
-        seen = self.newest.get(twin_id)
-        if seen is None:
-            seen = self.newest[twin_id] = (twin, {})
-        newest = seen[1]
+        newest = self.newest.get(twin_id)
+        if newest is None:
+            newest = self.newest[twin_id] = {}
         current = twin.telemetry
         for name, value in values.items():
             known = newest.get(name)
@@ -250,17 +250,15 @@ class Batch:
         )
 
     def finish(self) -> None:
-        """Put the gathered newest telemetry and derived values on the working twins (before
-        they are installed)."""
+        """Make the gathered newest telemetry :attr:`latest` (for the graph, after the commit);
+        put the derived values on the working twins (before they are installed)."""
         twins = self.twins
-        for twin_id, (seen, newest) in self.newest.items():
-            # Changed since telemetry() saw it: the working copy; else still the graph's twin.
-            twin = twins.get(twin_id, seen)
-            if newest and not twin.deleted:
-                latest = {
+        latest = self.latest
+        for twin_id, newest in self.newest.items():
+            if newest:
+                latest[twin_id] = {
                     name: TelemetryValue(value, time) for name, (time, value) in newest.items()
                 }
-                twins[twin_id] = with_latest(twin, latest)
         self.newest.clear()
         for twin_id, derived in self.newest_derived.items():
             live = self.twin(twin_id)

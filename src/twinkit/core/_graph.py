@@ -1,11 +1,22 @@
 """The twin graph: every live twin, indexed by id, by model, by incoming relationship, and
-whether it has open alerts."""
+whether it has open alerts; and the twins' latest telemetry, updated in place.
+
+Latest telemetry is not part of a twin's versioned state (no event, no version): it changes
+with every device message. Making a new :class:`Twin` for each would cost most of the ingest
+path (a twin, its mapping and the graph's indexes, per message), so the graph owns one dict of
+latest values per twin and the twin's ``telemetry`` is a read-only view of it, which
+:meth:`TwinGraph.update_latest` updates in place once a batch is committed. Everything else of
+a twin stays immutable; :func:`~twinkit.core._twin.detached` copies a twin whose telemetry must
+not move (kept for later, or read on another thread).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from types import MappingProxyType
 
-from twinkit.core._twin import RelationshipEdge, Twin
+from twinkit.core._twin import RelationshipEdge, TelemetryValue, Twin
 
 __all__ = ["TwinGraph"]
 
@@ -13,7 +24,7 @@ __all__ = ["TwinGraph"]
 class TwinGraph:
     """In-memory state of all twins; :meth:`put` keeps the indexes in step."""
 
-    __slots__ = ("_alerting", "_by_model", "_incoming", "_seqs", "_twins")
+    __slots__ = ("_alerting", "_by_model", "_incoming", "_latest", "_seqs", "_twins")
 
     def __init__(self) -> None:
         self._twins: dict[str, Twin] = {}
@@ -21,6 +32,9 @@ class TwinGraph:
         self._by_model: dict[str, set[str]] = {}
         self._incoming: dict[str, dict[str, RelationshipEdge]] = {}
         self._alerting: set[str] = set()  # ids of live twins with open alerts
+        # live twin id -> (the view that the twin's telemetry is, the dict behind it)
+        self._latest: dict[str, tuple[Mapping[str, TelemetryValue], dict[str, TelemetryValue]]]
+        self._latest = {}
 
     def __len__(self) -> int:
         return len(self._twins)
@@ -66,6 +80,7 @@ class TwinGraph:
             self._alerting.discard(twin.id)
         if twin.deleted:
             self._twins.pop(twin.id, None)
+            self._latest.pop(twin.id, None)
             if old is not None:
                 self._by_model.get(old.model, set()).discard(twin.id)
             return
@@ -76,7 +91,22 @@ class TwinGraph:
         if old is None or old.relationships is not twin.relationships:
             for edge in twin.relationships.values():
                 self._incoming.setdefault(edge.target, {})[edge.id + "\0" + edge.source] = edge
+        latest = self._latest.get(twin.id)
+        if latest is None or twin.telemetry is not latest[0]:
+            # a new twin, or one loaded: its values go into a dict of the graph's (once per
+            # twin, not per message); states made from it later carry the same view
+            values = dict(twin.telemetry)
+            view = MappingProxyType(values)
+            self._latest[twin.id] = (view, values)
+            twin = replace(twin, telemetry=view)
         self._twins[twin.id] = twin
+
+    def update_latest(self, twin_id: str, newest: Mapping[str, TelemetryValue]) -> None:
+        """Put these latest telemetry values (newer than the twin's) on the live twin, in place;
+        nothing for a twin that is not live."""
+        latest = self._latest.get(twin_id)
+        if latest is not None:
+            latest[1].update(newest)
 
     def note_seq(self, twin_id: str, seq: int) -> None:
         """Remember the last seq of a twin that is not live (deleted before a restart)."""

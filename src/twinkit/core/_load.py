@@ -11,7 +11,6 @@ from twinkit.core._twin import (
     Twin,
     apply,
     with_derived,
-    with_telemetry,
     with_touch,
 )
 
@@ -34,7 +33,9 @@ async def load_graph(log: EventLog, registry: ModelRegistry) -> TwinGraph:
     for point in await log.latest_points():
         twin = graph.get(point.twin_id)
         if twin is not None and registry.kind(twin.model, point.name) == "telemetry":
-            graph.put(with_telemetry(twin, {point.name: point.value}, point.time))
+            known = twin.telemetry.get(point.name)
+            if known is None or point.time > known.time:
+                graph.update_latest(twin.id, {point.name: TelemetryValue(point.value, point.time)})
         elif twin is not None and split_derived(point.name) is not None:
             latest = {point.name: TelemetryValue(point.value, point.time)}
             graph.put(with_derived(twin, latest))

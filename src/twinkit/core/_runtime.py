@@ -37,10 +37,7 @@ from twinkit.core._log import EventLog
 from twinkit.core._models import ModelRegistry
 from twinkit.core._requests import CommandResult, CommandTransport, Reading, RelationshipSpec
 from twinkit.core._subscribers import Listener, Subscribers
-from twinkit.core._twin import (
-    RelationshipEdge,
-    Twin,
-)
+from twinkit.core._twin import RelationshipEdge, Twin, detached
 from twinkit.core._writes import (
     check_behaviour_event,
     check_expected,
@@ -211,8 +208,11 @@ class Runtime:
             states = {twin_id: batch.twins[twin_id] for twin_id in changed}
             await self._log.append(batch.events, batch.points, batch.touches, states)
             self._points_written += len(batch.points)
+        graph = self._graph
         for twin in batch.twins.values():
-            self._graph.put(twin)
+            graph.put(twin)
+        for twin_id, latest in batch.latest.items():
+            graph.update_latest(twin_id, latest)
         self._subscribers.publish(
             (event, batch.model_of(event.twin_id)) for event in batch.published
         )
@@ -228,8 +228,8 @@ class Runtime:
         for twin_id in due:
             self._since_snapshot[twin_id] = 0
             twin = self._graph.get(twin_id)
-            if twin is not None:
-                await self._log.save_snapshot(twin)
+            if twin is not None:  # its telemetry would move while the store's thread reads it
+                await self._log.save_snapshot(detached(twin))
 
     async def create_twin(
         self,

@@ -26,9 +26,9 @@ __all__ = [
     "TelemetryValue",
     "Twin",
     "apply",
+    "detached",
     "fold",
     "with_derived",
-    "with_latest",
     "with_telemetry",
     "with_touch",
 ]
@@ -90,7 +90,12 @@ _NO_TELEMETRY: Mapping[str, TelemetryValue] = MappingProxyType({})
 
 @dataclass(frozen=True, slots=True)
 class Twin:
-    """The state of one twin after its events up to ``version`` (its last sequence number)."""
+    """The state of one twin after its events up to ``version`` (its last sequence number).
+
+    Immutable, but for ``telemetry`` of a twin of the live graph: the latest values are a
+    read-only view that the runtime updates in place as messages are committed (they are not
+    versioned state); :func:`detached` copies them.
+    """
 
     id: str
     model: str
@@ -190,23 +195,11 @@ def with_telemetry(twin: Twin, values: Mapping[str, Any], time: float) -> Twin:
     return replace(twin, telemetry=MappingProxyType(telemetry))
 
 
-def with_latest(twin: Twin, newest: Mapping[str, TelemetryValue]) -> Twin:
-    """``twin`` with these latest telemetry values (already known to be newer) put on it."""
-    telemetry = dict(twin.telemetry)
-    telemetry.update(newest)
-    return Twin(
-        twin.id,
-        twin.model,
-        twin.version,
-        twin.created,
-        twin.updated,
-        twin.properties,
-        twin.relationships,
-        MappingProxyType(telemetry),
-        twin.deleted,
-        twin.derived,
-        twin.alerts,
-    )
+def detached(twin: Twin) -> Twin:
+    """``twin`` with a copy of its latest telemetry. A live twin's ``telemetry`` is a view that
+    the runtime updates in place (see :mod:`twinkit.core._graph`): take this to keep a twin's
+    values of now, or to read it on another thread."""
+    return replace(twin, telemetry=MappingProxyType(dict(twin.telemetry)))
 
 
 def with_derived(twin: Twin, newest: Mapping[str, TelemetryValue]) -> Twin:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
-from twinkit.core import RelationshipEdge, Runtime, Twin
+from twinkit.core import RelationshipEdge, Runtime, Twin, detached
 from twinkit.errors import ConflictError, NotFoundError, TwinkitError, ValidationError
 from twinkit.model import ModelSet
 from twinkit.query._timetravel import GraphState, HistoryStore, graph_as_of
@@ -78,14 +78,15 @@ class ScenarioStore(ScenarioReader, HistoryStore, Protocol):
 
 
 class _LiveGraph:
-    """The runtime's graph now (twins are immutable, so reading them is safe)."""
+    """The runtime's graph now; its twins detached (their latest telemetry copied: the plan
+    reads them on a worker thread while the runtime updates the live ones)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
 
     def find(self, twin_id: str) -> Twin | None:
         twin = self._runtime.find(twin_id)
-        return None if twin is None or twin.deleted else twin
+        return None if twin is None or twin.deleted else detached(twin)
 
     def incoming(self, twin_id: str) -> Sequence[RelationshipEdge]:
         return self._runtime.incoming(twin_id)

@@ -6,7 +6,7 @@ Two steps, both before anything runs, so a bad request fails with a clear error 
    ``depth`` relationship hops in either direction. Those twins are the *subgraph*; the
    twins one hop further are *boundary* twins, kept at their state at T so that an input
    bound to a neighbour (a :class:`~twinkit.sim.Related` source) sees the world around the
-   subgraph as it was. It is quick and reads only immutable twins.
+   subgraph as it was. It is quick and reads only immutable twins (live ones detached).
 2. :func:`make_plan` gives every twin of the subgraph whose model has a simulation binding a
    fresh simulator and resolves the overrides of the spec against it: parameters (the
    binding's, from the twin at T, with the spec's on top), the seeded state, input settings,
