@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Mapping
 from typing import Any, Final
 
 from nicegui import ui
 
+from twinkit.api._auth import Role
 from twinkit.api._services import Services
+from twinkit.ui._alert_buttons import alert_buttons
 from twinkit.ui._context import UI_PREFIX, services, twin_url
 from twinkit.ui._frame import frame
 from twinkit.ui._overview_alerts import Alert, AlertBook
@@ -35,6 +38,8 @@ from twinkit.ui._overview_data import (
     summarize,
 )
 from twinkit.ui._session import signed_in
+from twinkit.ui._twin_data import cause_label
+from twinkit.ui._twin_history import token_names
 
 __all__ = ["register"]
 
@@ -91,7 +96,8 @@ async def overview_page() -> None:
     svc = services()
     book = AlertBook(svc.runtime)
     with frame("Overview", principal):
-        page = _Overview(svc, book)
+        page = _Overview(svc, book, can_act=principal.role.allows(Role.OPERATOR))
+    page.tokens = await token_names(svc.store)
     ui.timer(REFRESH_S, page.refresh)
     await page.refresh()
 
@@ -122,9 +128,11 @@ def _stat(label: str, testid: str) -> ui.label:
 class _Overview:
     """The overview's elements and their state, for one browser tab."""
 
-    def __init__(self, svc: Services, book: AlertBook) -> None:
+    def __init__(self, svc: Services, book: AlertBook, *, can_act: bool = False) -> None:
         self._svc = svc
         self._book = book
+        self._can_act = can_act  # operators get acknowledge and clear buttons
+        self.tokens: Mapping[str, str] = {}  # token id -> name, for who acknowledged
         self._meter = RateMeter()
         self._points_seen = svc.runtime.points_written
         self._rates: deque[tuple[float, float]] = deque(maxlen=RATE_HISTORY)
@@ -286,8 +294,12 @@ class _Overview:
 
     def _show_alerts(self, now: float) -> None:
         alerts = self._book.open(now)
-        shown = ([a.key for a in alerts[:ALERTS_SHOWN]], len(alerts))
+        shown = ([(a.key, a.acknowledged_by) for a in alerts[:ALERTS_SHOWN]], len(alerts))
         self._send("alerts", shown, lambda _: self._draw_alerts(alerts, now))
+
+    def _redraw_alerts(self) -> None:
+        """After an acknowledgement or a clear from this page: at once, not on the next tick."""
+        self._show_alerts(self._svc.clock())
 
     def _draw_alerts(self, alerts: list[Alert], now: float) -> None:
         self._alerts.clear()
@@ -295,7 +307,15 @@ class _Overview:
             if not alerts:
                 ui.label("No open alerts.").classes("text-grey-7")
             for alert in alerts[:ALERTS_SHOWN]:
-                _alert_line(alert, now)
+                card = _alert_line(alert, now, self.tokens)
+                if self._can_act:
+                    with card:
+                        alert_buttons(
+                            alert.twin_id,
+                            alert.name,
+                            acknowledged=alert.acknowledged_by is not None,
+                            redraw=self._redraw_alerts,
+                        )
             if len(alerts) > ALERTS_SHOWN:
                 ui.label(f"and {len(alerts) - ALERTS_SHOWN} more").classes("text-grey-7")
 
@@ -321,9 +341,11 @@ class _Overview:
                 )
 
 
-def _alert_line(alert: Alert, now: float) -> None:
+def _alert_line(alert: Alert, now: float, tokens: Mapping[str, str]) -> ui.card:
+    """One open alert as a card (returned: the caller may add to it)."""
     colour = "negative" if alert.severity in ("error", "critical") else "warning"
-    with ui.card().classes("w-full q-pa-xs gap-0").props("flat bordered"):
+    card = ui.card().classes("w-full q-pa-xs gap-0").props("flat bordered data-testid=alert")
+    with card:
         with ui.row().classes("items-center gap-2"):
             ui.badge(alert.severity, color=colour)
             ui.link(alert.twin_id, twin_url(alert.twin_id)).classes("text-primary")
@@ -331,6 +353,12 @@ def _alert_line(alert: Alert, now: float) -> None:
             ui.label(clock_text(alert.raised, now)).classes("text-caption text-grey-7")
         if alert.message:
             ui.label(alert.message).classes("text-body2")
+        if alert.acknowledged_by:
+            who = cause_label(alert.acknowledged_by, tokens)
+            ui.label(f"acknowledged by {who}").classes("text-caption text-grey-7").props(
+                "data-testid=alert-acknowledged"
+            )
+    return card
 
 
 def _model_rows(summaries: list[ModelSummary]) -> list[dict[str, Any]]:

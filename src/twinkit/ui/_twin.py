@@ -21,6 +21,7 @@ from nicegui import background_tasks, ui
 from twinkit.api._auth import Principal, Role
 from twinkit.api._services import Services
 from twinkit.core import Event, EventType, Twin
+from twinkit.ui._alert_buttons import alert_buttons
 from twinkit.ui._context import page_url, services, twin_url
 from twinkit.ui._control import control_panel
 from twinkit.ui._frame import frame
@@ -216,10 +217,25 @@ class _TwinPage:
                     if alert.acknowledged_by
                     else ""
                 )
-                ui.label(
-                    f"⚠ {alert.name} ({alert.severity}): {alert.message} "
-                    f"· {format_time(alert.time)} · {who}{acked}"
-                ).classes("text-negative")
+                with ui.row().classes("items-center gap-2").props("data-testid=alert"):
+                    ui.label(
+                        f"⚠ {alert.name} ({alert.severity}): {alert.message} "
+                        f"· {format_time(alert.time)} · {who}{acked}"
+                    ).classes("text-negative")
+                    if self.at is None and self.principal.role.allows(Role.OPERATOR):
+                        alert_buttons(
+                            self.twin_id,
+                            alert.name,
+                            acknowledged=alert.acknowledged_by is not None,
+                            redraw=self._redraw_alerts,
+                        )
+
+    def _redraw_alerts(self) -> None:
+        """After an acknowledgement or a clear from this page: the live twin's alerts now."""
+        live = self.svc.runtime.find(self.twin_id)
+        if live is not None and self.at is None:
+            self.alert_twin = live
+        self._render_alerts()
 
     def _render_links(self, twin: Twin, incoming: Sequence[Any]) -> None:
         links = relationship_links(twin, incoming)
