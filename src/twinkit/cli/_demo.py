@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
 from twinkit.api import Settings
-from twinkit.cli import _F, _NO_DASHBOARD, _dashboard_mount, _fail_on_errors, cli
+from twinkit.cli import _NO_DASHBOARD, _dashboard_mount, _fail_on_errors, cli
 from twinkit.core import tune_collector
 from twinkit.examples.bracket._demo import DEFAULT_STATE as BRACKET_STATE
 from twinkit.examples.bracket._demo import BracketDemoOptions, run_bracket_demo
@@ -25,11 +27,43 @@ from twinkit.examples.turbofan._demo import TurbofanDemoOptions, run_turbofan_de
 # --- the demo ---------------------------------------------------------------------------------
 
 
-def _server_options(default_state: Path) -> Callable[[_F], _F]:
-    """The options every demo has: its state folder, where to listen, which broker, how
-    long to run, and whether to serve the dashboard."""
+@dataclass(frozen=True, slots=True)
+class _Serving:
+    """What every demo's server options say: its settings, how long to run, and whether to
+    serve the dashboard."""
 
-    def add(command: _F) -> _F:
+    settings: Settings
+    duration: float | None
+    dashboard: bool
+
+
+def _server_options(default_state: Path) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The options every demo has (its state folder, where to listen, which broker, how long to
+    run, whether to serve the dashboard), handed to the command as one ``serving`` argument;
+    the terminal gets the log."""
+
+    def add(command: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(command)
+        def with_serving(
+            *,
+            state: str,
+            host: str | None,
+            port: int | None,
+            mqtt_url: str | None,
+            duration: float | None,
+            no_dashboard: bool,
+            **rest: Any,
+        ) -> None:
+            logging.basicConfig(
+                level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+            )
+            settings = Settings.load(
+                {"data_dir": state, "host": host, "port": port, "mqtt_url": mqtt_url}
+            )
+            dashboard = _dashboard_mount(no_dashboard) is not None
+            command(serving=_Serving(settings, duration, dashboard), **rest)
+
+        wrapped: Callable[..., None] = with_serving
         for option in reversed(
             (
                 click.option(
@@ -62,20 +96,10 @@ def _server_options(default_state: Path) -> Callable[[_F], _F]:
                 _NO_DASHBOARD,
             )
         ):
-            command = option(command)
-        return command
+            wrapped = option(wrapped)
+        return wrapped
 
     return add
-
-
-def _demo_settings(
-    state: str, host: str | None, port: int | None, mqtt_url: str | None
-) -> Settings:
-    """Log to the terminal, and the server settings of a demo's options."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    return Settings.load({"data_dir": state, "host": host, "port": port, "mqtt_url": mqtt_url})
 
 
 @cli.group()
@@ -103,28 +127,17 @@ def demo() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sensor noise.")
 @_fail_on_errors
 def demo_pumps(
-    *,
-    state: str,
-    skab_dir: str | None,
-    host: str | None,
-    port: int | None,
-    mqtt_url: str | None,
-    pumps: int,
-    speedup: float,
-    seed: int,
-    duration: float | None,
-    no_dashboard: bool,
+    *, serving: _Serving, skab_dir: str | None, pumps: int, speedup: float, seed: int
 ) -> None:
     """The pump station: DTDL models, twins, physics devices on MQTT, the API, until Ctrl-C."""
-    settings = _demo_settings(state, host, port, mqtt_url)
     options = DemoOptions(
-        settings,
+        serving.settings,
         skab_dir=Path(skab_dir) if skab_dir else None,
         pumps=pumps,
         speedup=speedup,
         seed=seed,
-        duration=duration,
-        dashboard=_dashboard_mount(no_dashboard) is not None,
+        duration=serving.duration,
+        dashboard=serving.dashboard,
     )
     _run(run_demo(options, say=click.echo))
 
@@ -176,10 +189,7 @@ def demo_pumps(
 @_fail_on_errors
 def demo_bracket(
     *,
-    state: str,
-    host: str | None,
-    port: int | None,
-    mqtt_url: str | None,
+    serving: _Serving,
     speedup: float,
     publish_interval: float,
     seed: int,
@@ -187,24 +197,21 @@ def demo_bracket(
     crack_severity: float,
     crack_growth: float,
     cache_dir: str | None,
-    duration: float | None,
-    no_dashboard: bool,
 ) -> None:
     """The structural twin: a cantilever bracket's load and strain gauges on MQTT, its
     reduced-order FE model in shadow mode (stress and deflection live), the API, until Ctrl-C."""
-    settings = _demo_settings(state, host, port, mqtt_url)
     crack = None
     if crack_at is not None:
         crack = Crack(start=crack_at, severity=crack_severity, growth=crack_growth)
     options = BracketDemoOptions(
-        settings,
+        serving.settings,
         speedup=speedup,
         publish_interval=publish_interval,
         seed=seed,
         crack=crack,
         cache_dir=Path(cache_dir) if cache_dir else None,
-        duration=duration,
-        dashboard=_dashboard_mount(no_dashboard) is not None,
+        duration=serving.duration,
+        dashboard=serving.dashboard,
     )
     _run(run_bracket_demo(options, say=click.echo))
 
@@ -253,31 +260,25 @@ _SUBSETS = ("FD001", "FD002", "FD003", "FD004")  # the C-MAPSS subsets
 @_fail_on_errors
 def turbofan(
     *,
-    state: str,
+    serving: _Serving,
     data_dir: str | None,
     subset: str,
-    host: str | None,
-    port: int | None,
-    mqtt_url: str | None,
     engines: int,
     speedup: float,
     threshold: float,
-    duration: float | None,
-    no_dashboard: bool,
 ) -> None:
     """A turbofan fleet: C-MAPSS engines (or generated ones) replayed over MQTT, each twin with
     its remaining useful life and interval every cycle, alerts below a threshold, the API
     and the dashboard."""
-    settings = _demo_settings(state, host, port, mqtt_url)
     options = TurbofanDemoOptions(
-        settings,
+        serving.settings,
         data_dir=Path(data_dir) if data_dir else None,
         subset=subset,
         engines=engines,
         speedup=speedup,
         threshold=threshold,
-        duration=duration,
-        dashboard=_dashboard_mount(no_dashboard) is not None,
+        duration=serving.duration,
+        dashboard=serving.dashboard,
     )
     _run(run_turbofan_demo(options, say=click.echo))
 
