@@ -8,6 +8,7 @@ import io
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import paho.mqtt.client as paho
@@ -129,3 +130,30 @@ def test_colouring_by_a_property_shows_a_legend_and_a_click_opens_the_twin(
     assert box is not None
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_url("**/ui/twins/tank-1")
+
+
+def test_the_scene_says_when_the_plant_changed_and_redraws_on_a_click(
+    page: Page, scene_dashboard: Dashboard
+) -> None:
+    login(page, scene_dashboard, scene_dashboard.token("viewer"), "/scene")
+    expect(page.get_by_test_id("scene-count")).to_have_text("11 parts")
+    expect(page.get_by_test_id("scene-changed")).to_be_hidden()
+    with scene_dashboard.client() as api:
+        api.put("/twins/pump-9", {"model": "dtmi:twinkit:pumps:Pump;1"})
+        api.post("/twins/pump-9/relationships", {"name": "feeds", "target": "pipe-1"})
+    changed = page.get_by_test_id("scene-changed")
+    expect(changed).to_contain_text("1 twin added")
+    expect(changed).to_contain_text("1 twin with changed relationships")
+    page.get_by_test_id("scene-redraw").click()
+    expect(page.get_by_test_id("scene-count")).to_have_text("12 parts")
+    expect(page.get_by_test_id("scene-changed")).to_be_hidden()
+    with scene_dashboard.client() as api:
+        api.request("DELETE", "/twins/pump-9/relationships/" + _edge_id(api, "pump-9"))
+        api.request("DELETE", "/twins/pump-9")
+    expect(page.get_by_test_id("scene-changed")).to_contain_text("1 twin deleted")
+    page.get_by_test_id("scene-redraw").click()
+    expect(page.get_by_test_id("scene-count")).to_have_text("11 parts")
+
+
+def _edge_id(api: Any, twin_id: str) -> str:
+    return str(api.get(f"/twins/{twin_id}/relationships")["items"][0]["id"])

@@ -78,6 +78,13 @@ _EVENTS: Final = (
     EventType.VALUES_DERIVED,
 )
 _ALERT_EVENTS: Final = (EventType.ALERT_RAISED, EventType.ALERT_CLEARED)
+_LINKS: Final = (EventType.RELATIONSHIP_ADDED, EventType.RELATIONSHIP_REMOVED)
+_STRUCTURE: Final = (
+    EventType.TWIN_CREATED,
+    EventType.TWIN_DELETED,
+    EventType.RELATIONSHIP_ADDED,
+    EventType.RELATIONSHIP_REMOVED,
+)
 
 
 class SceneMesh(Object3D, component=Path(__file__).parent / "static" / "scene_mesh.js"):
@@ -199,6 +206,7 @@ async def _page(twin_id: str | None) -> None:
         view = SceneView(runtime, plan, fields, book, focus=twin_id)
         view.build(problem, left_out)
         live(view.on_events, twins=None if twin_id is None else list(view.parts), types=_EVENTS)
+        live(view.on_structure, types=_STRUCTURE)
         ui.timer(5.0, view.refresh_alerts)
 
 
@@ -228,6 +236,8 @@ class SceneView:
         self.field_peak: dict[str, float] = {}
         self.legend: ui.row | None = None
         self.field_legend: ui.row | None = None
+        self.changes: dict[str, set[str]] = {"added": set(), "deleted": set(), "linked": set()}
+        self.changed: ui.row | None = None  # says the plant changed since it was drawn
 
     # --- building ------------------------------------------------------------------------
 
@@ -249,6 +259,8 @@ class SceneView:
             ui.label(f"{len(self.parts)} parts").classes("text-caption").props(
                 "data-testid=scene-count"
             )
+        self.changed = ui.row().classes("items-center gap-2 w-full")
+        self.changed.props("data-testid=scene-changed").set_visibility(False)
         if problem:
             ui.label(problem).classes("text-warning")
         if left_out:
@@ -406,6 +418,41 @@ class SceneView:
                 self._draw_legend()
                 return
         self._recolor(changed)
+
+    def on_structure(self, batch: list[Event]) -> None:
+        """Twins added or deleted, or relationships changed, since the scene was planned: the
+        layout would differ, so say what changed and offer to draw the scene again."""
+        for event in batch:
+            twin_id = event.twin_id
+            target = str(event.data.get("target", ""))
+            if event.type is EventType.TWIN_CREATED and self.focus is None:
+                self.changes["added"].add(twin_id)
+            elif event.type is EventType.TWIN_DELETED and twin_id in self.parts:
+                self.changes["deleted"].add(twin_id)
+            elif event.type in _LINKS and (twin_id in self.parts or target in self.parts):
+                self.changes["linked"].add(twin_id)
+        self._show_changes()
+
+    def _show_changes(self) -> None:
+        said = [
+            f"{len(ids)} twin{'s' if len(ids) != 1 else ''} {what}"
+            for what, ids in (
+                ("added", self.changes["added"]),
+                ("deleted", self.changes["deleted"]),
+                ("with changed relationships", self.changes["linked"]),
+            )
+            if ids
+        ]
+        if not said or self.changed is None:
+            return
+        self.changed.clear()
+        with self.changed:
+            ui.icon("info", color="primary")
+            ui.label("The plant changed since this scene was drawn: " + ", ".join(said) + ".")
+            ui.button("Redraw", icon="refresh", on_click=ui.navigate.reload).props(
+                "dense flat no-caps data-testid=scene-redraw"
+            )
+        self.changed.set_visibility(True)
 
     def refresh_alerts(self) -> None:
         """Check the open alerts again (a safety net beside the live alert events)."""
