@@ -255,3 +255,36 @@ def make_zscore(
 def factories() -> dict[str, Any]:
     """A plug-in's factories (``load_factories("predict_models:factories")``)."""
     return {"zscore": make_zscore, "slow": SlowToFit}
+
+
+class WindowDigest:
+    """Predicts facts of the window it is given (rows, first time, column sums): what the
+    runner fed it, for tests of how buffers fill."""
+
+    def __init__(self, window: int = 20, inputs: Sequence[str] = ("temp", "flow")) -> None:
+        self._window = window
+        self._inputs = tuple(inputs)
+
+    @property
+    def inputs(self) -> Sequence[str]:
+        return self._inputs
+
+    @property
+    def window(self) -> int:
+        return self._window
+
+    def fit(
+        self, history: Sequence[pd.DataFrame], *, progress: Progress | None = None
+    ) -> Mapping[str, float]:
+        return {}
+
+    def predict(self, window: Window) -> Sequence[Prediction]:
+        sums = [
+            Prediction(f"sum_{n}", float(window.values[:, i].sum()))
+            for i, n in enumerate(window.columns)
+        ]
+        return [
+            Prediction("rows", float(len(window.times))),
+            Prediction("first", float(window.times[0])),
+            *sums,
+        ]

@@ -40,6 +40,11 @@ window with a new row, the runner calls ``predict`` or ``score`` on one worker t
 - Scoped: ``scopes`` (or :meth:`PredictionRunner.restrict`) limits a name to some twins of its
   model, e.g. a detector trained on one machine that must not judge its siblings.
 
+Buffers start from history: with ``history`` (the store), a new buffer is filled in the
+background with the twin's newest rows before its first live row
+(:mod:`twinkit.predict._online_history`), so a model answers from the first live row after a
+restart, and at once after a version with other inputs is activated.
+
 Hot swap: activating another version through the :class:`~twinkit.predict.PredictorRegistry`
 loads it off the event loop, then replaces the served model in one step on the loop; ingest
 never waits for it. Twins' buffers are kept when the inputs are the same. Rows already
@@ -52,6 +57,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -63,6 +69,7 @@ from twinkit.core import Event, EventType, Runtime
 from twinkit.core._derived import split_derived
 from twinkit.errors import TwinkitError
 from twinkit.predict._online_buffer import RowBuffer
+from twinkit.predict._online_history import history_rows
 from twinkit.predict._online_pace import (
     DEFAULT_MAX_PENDING,
     DEFAULT_MIN_INTERVAL,
@@ -80,6 +87,7 @@ from twinkit.predict._online_work import Work, run_all
 from twinkit.predict._protocol import Window
 from twinkit.predict._registry import LoadedModel, PredictorRegistry
 from twinkit.predict._registry_entry import Limit, RegistryEntry
+from twinkit.query._series import SeriesStore
 
 __all__ = ["PredictionRunner"]
 
@@ -97,7 +105,10 @@ class PredictionRunner(Publisher):
     in a row that end an alert episode. ``min_interval``: seconds between two inferences of one
     twin by one model (0: every row), ``intervals`` the same per registered name.
     ``max_pending``: twins waiting for inference at most (overflow dropped, counted).
-    ``scopes``: per registered name, the only twins it serves.
+    ``scopes``: per registered name, the only twins it serves. ``history``: the store of the
+    twins' series, from which a new buffer is filled (:mod:`twinkit.predict._online_history`),
+    so that a model answers from the first live row after a restart or a change of inputs
+    (None: buffers fill from live rows only).
     """
 
     def __init__(
@@ -112,8 +123,10 @@ class PredictionRunner(Publisher):
         intervals: Mapping[str, float] | None = None,
         max_pending: int = DEFAULT_MAX_PENDING,
         scopes: Mapping[str, Collection[str]] | None = None,
+        history: SeriesStore | None = None,
     ) -> None:
         self._runtime = runtime
+        self._history = history
         self._registry = registry
         recorder = runtime if events is True else events
         self._events = recorder if isinstance(recorder, EventRecorder) else None
@@ -135,6 +148,7 @@ class PredictionRunner(Publisher):
         self._executor: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[None] | None = None
         self._reloads: set[asyncio.Task[None]] = set()
+        self._backfills: set[asyncio.Task[None]] = set()
         self._reload_lock = asyncio.Lock()
         self._unsubscribe: Callable[[], None] | None = None
         self._stop_listening: Callable[[], None] | None = None
@@ -170,7 +184,7 @@ class PredictionRunner(Publisher):
             if stop is not None:
                 stop()
         self._stop_listening = self._unsubscribe = None
-        for reload in tuple(self._reloads):
+        for reload in (*self._reloads, *self._backfills):
             reload.cancel()
         task, self._task = self._task, None
         if task is not None:
@@ -189,6 +203,9 @@ class PredictionRunner(Publisher):
         """Wait until every row received so far has been predicted on and written."""
         if self._reloads:
             await asyncio.wait_for(asyncio.gather(*self._reloads, return_exceptions=True), timeout)
+        if self._backfills:
+            pending = tuple(self._backfills)
+            await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), timeout)
         await asyncio.wait_for(self._idle.wait(), timeout)
 
     # --- what it serves ------------------------------------------------------------------
@@ -339,6 +356,7 @@ class PredictionRunner(Publisher):
                     track.buffer = track.buffer.resized(entry.window)
             else:
                 track.buffer = self._buffer(entry, track.twin_id)
+                self._backfill(key, math.inf)
             if track.buffer.full:
                 self._pacer.again(key)
                 self._mark(key, self._served[entry.name])
@@ -450,8 +468,44 @@ class PredictionRunner(Publisher):
                 track = self._tracks[key] = resume(
                     Track(twin.id, name, self._buffer(served.entry, twin.id)), twin, served
                 )
+                self._backfill(key, event.time)
             if track.buffer.add(event.time, values) and track.buffer.full:
                 self._mark(key, served)
+
+    def _backfill(self, key: tuple[str, str], before: float) -> None:
+        """Fill the new buffer of ``key`` from the twin's history before ``before`` (in the
+        background: ingest never waits for it; live rows go on arriving meanwhile)."""
+        if self._history is None or self._task is None:
+            return
+        task = asyncio.create_task(self._fill(key, before), name=f"twinkit-backfill-{key[1]}")
+        self._backfills.add(task)
+        task.add_done_callback(self._backfills.discard)
+
+    async def _fill(self, key: tuple[str, str], before: float) -> None:
+        track, served = self._tracks.get(key), self._served.get(key[0])
+        if track is None or served is None or self._history is None:
+            return
+        buffer, entry = track.buffer, served.entry
+        try:
+            times, values = await history_rows(
+                self._history,
+                key[1],
+                columns=entry.inputs,
+                resample=entry.resample,
+                before=before,
+                count=buffer.capacity,
+            )
+        except TwinkitError as error:
+            logger.warning("%s on %s starts without history: %s", entry.label, key[1], error)
+            return
+        if self._tracks.get(key) is not track or track.buffer is not buffer:
+            return  # replaced meanwhile (a new version, the twin deleted)
+        taken = buffer.backfill(times, values)
+        if taken:
+            logger.debug("%s on %s: %d rows from history", entry.label, key[1], taken)
+        if taken and buffer.full:
+            self._pacer.again(key)
+            self._mark(key, served)
 
     def _mark(self, key: tuple[str, str], served: Served) -> None:
         state, due = self._pacer.mark(key)

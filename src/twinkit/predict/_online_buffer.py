@@ -166,6 +166,27 @@ class RowBuffer:
         order = (self._head - count + np.arange(count)) % self.capacity
         return self._times[order], self._values[order]
 
+    def backfill(self, times: _FloatArray, values: _FloatArray) -> int:
+        """Put rows from history (oldest first) before the rows held: those older than the
+        oldest held row, as many as fit; the history's newest values seed inputs that have
+        none yet. How many rows it took."""
+        held_times, held_values = self.window()
+        if len(held_times):
+            older = times < held_times[0]
+            times, values = times[older], values[older]
+        if not len(times):
+            return 0
+        for column in range(len(self.columns)):
+            if math.isnan(self._latest[column]):
+                self._latest[column] = values[-1, column]
+                self._missing -= 1
+        all_times = np.concatenate([times, held_times])[-self.capacity :]
+        all_values = np.concatenate([values, held_values])[-self.capacity :]
+        count = len(all_times)
+        self._times[:count], self._values[:count] = all_times, all_values
+        self._count, self._head = count, count % self.capacity
+        return count - len(held_times)
+
     def resized(self, capacity: int) -> RowBuffer:
         """A buffer of the same columns with ``capacity`` rows, holding the newest of these."""
         other = RowBuffer(self.columns, capacity, self.resample, minimum=self.minimum)

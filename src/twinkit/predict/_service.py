@@ -196,7 +196,7 @@ class Predictions:
         self._clock = clock
         self.registry = PredictorRegistry(store, clock=clock)
         self.factories = Factories.installed() if factories is None else factories
-        self.runner = PredictionRunner(runtime, self.registry)
+        self.runner = PredictionRunner(runtime, self.registry, history=store)
         self._jobs: dict[str, TrainingJob] = {}
         self._progress: dict[str, float] = {}  # written by fitting threads
         self._tasks: dict[str, asyncio.Task[None]] = {}

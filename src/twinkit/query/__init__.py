@@ -18,6 +18,7 @@ from twinkit.query._series import (
     frame,
     retention_rules,
     series_range,
+    series_tail,
     set_retention,
 )
 from twinkit.query._timetravel import (
@@ -62,6 +63,7 @@ __all__ = [
     "retention_rules",
     "run_query",
     "series_range",
+    "series_tail",
     "set_retention",
     "twin_as_of",
 ]

@@ -39,6 +39,7 @@ __all__ = [
     "frame",
     "retention_rules",
     "series_range",
+    "series_tail",
     "set_retention",
 ]
 
@@ -62,6 +63,10 @@ class SeriesStore(Protocol):
 
     async def series_page(
         self, twin_id: str, name: str, start: float, end: float, *, after: float, limit: int
+    ) -> PointPage: ...
+
+    async def series_tail(
+        self, twin_id: str, name: str, end: float, *, limit: int
     ) -> PointPage: ...
 
     async def series_aggregates(
@@ -125,14 +130,39 @@ async def series_range(
         )
     cursor = -math.inf if after is None else _seconds(after, "after")
     found = await store.series_page(twin_id, name, lo, hi, after=cursor, limit=limit)
-    times = np.array(found.times, dtype=np.float64)
-    numeric = all(type(v) is float or type(v) is int for v in found.values)
-    values = (
-        np.array(found.values, dtype=np.float64)
-        if numeric
-        else np.array(found.values, dtype=object)
+    last = float(found.times[-1]) if found.more else None
+    return _series_page(twin_id, name, found.times, found.values, last)
+
+
+async def series_tail(
+    store: SeriesStore, twin_id: str, name: str, end: Instant, *, count: int = 1000
+) -> SeriesPage:
+    """The newest ``count`` raw points of one series with ``time < end``, in time order (what
+    a model that needs the last rows of a twin reads; ``end`` may be ``math.inf``: the newest
+    of all); ``next_after`` is always None."""
+    hi = math.inf if end == math.inf else _seconds(end, "end")
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_PAGE:
+        raise ValidationError(
+            "bad point count",
+            path=f"series_tail({twin_id!r}, {name!r}, count=...)",
+            expected=f"an integer from 1 to {MAX_PAGE}",
+            got=count,
+        )
+    found = await store.series_tail(twin_id, name, hi, limit=count)
+    return _series_page(twin_id, name, found.times, found.values, None)
+
+
+def _series_page(
+    twin_id: str, name: str, times: list[float], values: list[Any], next_after: float | None
+) -> SeriesPage:
+    numeric = all(type(v) is float or type(v) is int for v in values)
+    return SeriesPage(
+        twin_id,
+        name,
+        np.array(times, dtype=np.float64),
+        np.array(values, dtype=np.float64) if numeric else np.array(values, dtype=object),
+        next_after,
     )
-    return SeriesPage(twin_id, name, times, values, float(times[-1]) if found.more else None)
 
 
 async def downsample(

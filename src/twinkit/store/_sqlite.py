@@ -311,6 +311,15 @@ class SQLiteStore(ScenarioMethods, PredictorMethods):
             ),
         )
 
+    async def series_tail(
+        self, twin_id: str, name: str, end: float, *, limit: int
+    ) -> _series.PointPage:
+        """The newest ``limit`` raw points with ``time < end``, in time order."""
+        return await self.read(
+            f"reading the newest points of {twin_id!r}/{name!r}",
+            functools.partial(_series.tail, twin_id=twin_id, name=name, end=end, limit=limit),
+        )
+
     async def series_aggregates(
         self,
         twin_id: str,

@@ -34,6 +34,11 @@ _SELECT_PAGE: Final = (
     "SELECT time, value, data FROM points WHERE series_id = ? AND time >= ? AND time > ? "
     "AND time < ? ORDER BY time LIMIT ?"
 )
+# The newest points before a time, newest first (a backward range of the primary key).
+_SELECT_TAIL: Final = (
+    "SELECT time, value, data FROM points WHERE series_id = ? AND time < ? "
+    "ORDER BY time DESC LIMIT ?"
+)
 _K_OF_TIME: Final = floor_sql("time - :origin", ":width")
 _K_OF_BUCKET: Final = floor_sql("bucket - :origin", ":width")
 _RAW: Final = f"""
@@ -130,7 +135,21 @@ def page(
         return PointPage([], [], more=False)
     rows = conn.execute(_SELECT_PAGE, (sid, start, after, end, limit + 1)).fetchall()
     more = len(rows) > limit
-    rows = rows[:limit]
+    return _page_of(rows[:limit], more, twin_id, name)
+
+
+def tail(conn: sqlite3.Connection, *, twin_id: str, name: str, end: float, limit: int) -> PointPage:
+    """The newest ``limit`` points with ``time < end``, in time order; ``more`` when older
+    ones exist."""
+    sid = series_id(conn, twin_id, name)
+    if sid is None:
+        return PointPage([], [], more=False)
+    rows = conn.execute(_SELECT_TAIL, (sid, end, limit + 1)).fetchall()
+    more = len(rows) > limit
+    return _page_of(rows[:limit][::-1], more, twin_id, name)
+
+
+def _page_of(rows: list[Any], more: bool, twin_id: str, name: str) -> PointPage:
     try:
         values = [
             value if data is None and value is not None else point_value(value, data)
