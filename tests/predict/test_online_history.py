@@ -181,3 +181,21 @@ def test_a_version_with_other_inputs_starts_from_history_without_a_new_row(
                 await runtime.close()
 
     asyncio.run(main())
+
+
+def test_resampled_rows_from_all_history_stop_before_the_open_bucket(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with await SQLiteStore.open(tmp_path / "db") as store:
+            runtime = await Runtime.open(store)
+            await pumps(runtime, "pump-1")
+            await _history(runtime, 42)
+            times, values = await _full_rows(store, 5.0)
+            got_t, got_v = await history_rows(
+                store, "pump-1", columns=("temp", "flow"), resample=5.0, before=math.inf, count=4
+            )
+            keep = times < T0 + 40  # the bucket of the newest point (T0 + 42) is still open
+            np.testing.assert_array_equal(got_t, times[keep][-4:])
+            np.testing.assert_array_equal(got_v, values[keep][-4:])
+            await runtime.close()
+
+    asyncio.run(main())

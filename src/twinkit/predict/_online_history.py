@@ -48,9 +48,12 @@ async def history_rows(
             page = await series_tail(store, twin_id, name, before, count=count)
             series[name] = (page.times, _numbers(page.values))
     else:
-        end = math.floor(before / resample) * resample if math.isfinite(before) else before
-        if not math.isfinite(end):
-            return _empty(len(columns))
+        if not math.isfinite(before):  # all history: up to the bucket of the newest point
+            newest = [await series_tail(store, twin_id, name, before, count=1) for name in columns]
+            if any(not len(page.times) for page in newest):
+                return _empty(len(columns))
+            before = max(float(page.times[-1]) for page in newest)
+        end = math.floor(before / resample) * resample
         start = end - count * resample
         for name in columns:
             seed = await series_tail(store, twin_id, name, start, count=1)
