@@ -124,7 +124,12 @@ def test_an_operator_acknowledges_and_clears_from_the_overview_and_the_twin_page
     page.get_by_test_id("alert-clear-confirm").click()
     expect(twin_alerts).not_to_contain_text("shadowFailed")
     expect(twin_alerts).to_contain_text("anomalyDetected")
-    _alert_card(page, "pump-1", "anomalyDetected").get_by_test_id("alert-clear").click()
+    anomaly = _alert_card(page, "pump-1", "anomalyDetected")
+    anomaly.get_by_test_id("alert-clear").click()
+    page.get_by_test_id("alert-clear-cancel").click()  # changed their mind: it stays open
+    expect(page.get_by_test_id("alert-clear-dialog")).to_have_count(0)
+    assert ("pump-1", "anomalyDetected") in _open_alerts(alerting)
+    anomaly.get_by_test_id("alert-clear").click()
     page.get_by_test_id("alert-clear-confirm").click()
     expect(twin_alerts).to_contain_text("No open alerts.")
     wait_for(lambda: not _open_alerts(alerting), 10, "no open alerts left")

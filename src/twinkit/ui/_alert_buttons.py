@@ -47,7 +47,11 @@ async def _acknowledge(twin_id: str, name: str, redraw: Redraw) -> None:
 
 
 def _confirm_clear(twin_id: str, name: str, redraw: Redraw) -> None:
-    with ui.dialog() as dialog, ui.card().props("data-testid=alert-clear-dialog"):
+    # On the page itself, not in the alert's card: pages redraw their alerts (a live event, a
+    # timer), which would take an open dialog with them.
+    with ui.context.client.layout:
+        dialog = ui.dialog().props("persistent")  # closed by its buttons, then deleted
+    with dialog, ui.card().props("data-testid=alert-clear-dialog"):
         ui.label(f"Clear alert {name!r} of {twin_id}?").classes("text-h6")
         ui.label("It closes now; the detector or simulator raises it again if it recurs.")
         reason = ui.input("Why (kept with the event)").classes("w-full")
@@ -56,9 +60,14 @@ def _confirm_clear(twin_id: str, name: str, redraw: Redraw) -> None:
         async def clear() -> None:
             dialog.close()
             await _clear(twin_id, name, reason.value or "", redraw)
+            dialog.delete()
+
+        def cancel() -> None:
+            dialog.close()
+            dialog.delete()
 
         with ui.row().classes("justify-end w-full"):
-            ui.button("Cancel", on_click=dialog.close).props("flat")
+            ui.button("Cancel", on_click=cancel).props("flat data-testid=alert-clear-cancel")
             ui.button("Clear alert", on_click=clear).props(
                 "color=negative data-testid=alert-clear-confirm"
             )

@@ -122,6 +122,7 @@ class _TwinPage:
         self.at: float | None = None  # the time-travel instant; None: live
         self.events: list[Event] = []
         self.tokens: Mapping[str, str] = {}
+        self.alerts_drawn: object = None  # what the alerts show now (redrawn when it changes)
         contents = svc.runtime.models.contents(twin.model)
         self.contents = contents
         specs = chart_specs(contents, twin.derived)
@@ -206,6 +207,10 @@ class _TwinPage:
         """The open alerts of the twin shown (now, or as of the time travelled to)."""
         shown = getattr(self, "alert_twin", None) or self.twin
         found = open_alerts(shown)
+        drawn = ([(a.name, a.time, a.acknowledged_by) for a in found], self.at is None)
+        if drawn == self.alerts_drawn:
+            return  # unchanged: keep the buttons (and what a click on them opened) in place
+        self.alerts_drawn = drawn
         self.alerts.clear()
         with self.alerts:
             if not found:
