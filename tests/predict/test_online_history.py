@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from predict_models import PUMP, WindowDigest, pumps, send
+from predict_models import PUMP, EchoPredictor, WindowDigest, pumps, send
 from twinkit.core import Runtime
 from twinkit.errors import ValidationError
 from twinkit.predict._online import PredictionRunner
@@ -197,5 +197,38 @@ def test_resampled_rows_from_all_history_stop_before_the_open_bucket(tmp_path: P
             np.testing.assert_array_equal(got_t, times[keep][-4:])
             np.testing.assert_array_equal(got_v, values[keep][-4:])
             await runtime.close()
+
+    asyncio.run(main())
+
+
+def test_a_new_versions_answer_for_the_same_row_replaces_the_old_ones(tmp_path: Path) -> None:
+    """Activating a version answers at once on the newest row; that answer, for a time the
+    old version answered for already, is what the twin and its series keep."""
+
+    async def main() -> None:
+        async with await SQLiteStore.open(tmp_path / "db") as store:
+            runtime = await Runtime.open(store)
+            await pumps(runtime, "pump-1")
+            registry = PredictorRegistry(store)
+            echo = EchoPredictor(spread=1.0)
+            echo.fitted = True
+            await registry.register(echo, name="echo", model=PUMP, cause="test", activate=True)
+            runner = PredictionRunner(runtime, registry, min_interval=0.0, history=store)
+            await runner.start()
+            try:
+                await send(runtime, "pump-1", T0 + 1, temp=50.0)
+                await runner.settle()
+                assert runtime.get("pump-1").derived["predicted:rul_upper"].value == 51.0
+                wider = EchoPredictor(spread=2.0)
+                wider.fitted = True
+                await registry.register(wider, name="echo", model=PUMP, cause="test", activate=True)
+                await runner.settle()
+                upper = runtime.get("pump-1").derived["predicted:rul_upper"]
+                assert (upper.value, upper.time) == (52.0, T0 + 1)
+                page = await series_range(store, "pump-1", "predicted:rul_upper", 0, 2e9)
+                assert list(page.times) == [T0 + 1] and list(page.values) == [52.0]
+            finally:
+                await runner.stop()
+                await runtime.close()
 
     asyncio.run(main())

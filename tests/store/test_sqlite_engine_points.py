@@ -103,3 +103,24 @@ def test_a_series_that_cannot_be_read_back_is_a_store_error() -> None:
         eng.append([], [Point("a", "x", 1.0, 1.0)], [])
     assert eng.series_id("a", "x") is None
     eng.close()
+
+
+def test_computed_points_replace_the_value_at_their_time_and_device_points_do_not() -> None:
+    eng = engine()
+    eng.append([], [Point("a", "x", 1.0, 1.0), Point("a", "predicted:y", 1.0, 1.0)], [])
+    again = PointColumns([Point("a", "x", 1.0, 9.0)])
+    statement, _ = point_rows(again, [1])
+    assert statement.startswith("INSERT OR IGNORE")
+    eng.append([], again, [])  # a redelivery of a device's point: ignored
+    computed = PointColumns(
+        [Point("a", "predicted:y", 1.0, 2.0), Point("a", "predicted:y", 2.0, "on")]
+    )
+    computed.replace = True
+    assert point_rows(computed, [2, 2])[0].startswith("INSERT OR REPLACE")
+    eng.append([], computed, [])  # a model's newer answer for the same time: kept
+    assert eng.points("a", "x", 0.0, 5.0, 10) == [Point("a", "x", 1.0, 1.0)]
+    assert eng.points("a", "predicted:y", 0.0, 5.0, 10) == [
+        Point("a", "predicted:y", 1.0, 2.0),
+        Point("a", "predicted:y", 2.0, "on"),
+    ]
+    eng.close()

@@ -39,9 +39,12 @@ class PointColumns(Sequence[Point]):
     """Points as four columns (twin ids, names, times, values): a ``Sequence[Point]`` whose
     items are made when read, while a store that knows the class reads the columns."""
 
-    __slots__ = ("names", "times", "twin_ids", "values")
+    __slots__ = ("names", "replace", "times", "twin_ids", "values")
 
     def __init__(self, points: Iterable[Point] = ()) -> None:
+        # True: a point at a (series, time) already stored replaces it (values twinkit
+        # computed, where the newest computation wins); False: it is a redelivery, ignored
+        self.replace = False
         self.twin_ids: list[str] = []
         self.names: list[str] = []
         self.times: list[float] = []
@@ -228,14 +231,18 @@ class Batch:
 
     def derived(self, twin: Twin, kind: str, values: Mapping[str, float], time: float) -> None:
         """Derived values (checked by the caller): points of the series ``"<kind>:<name>"``,
-        the newest on the twin (by :meth:`finish`), a transient ``ValuesDerived`` event."""
+        the newest on the twin (by :meth:`finish`), a transient ``ValuesDerived`` event. Values
+        for a time that has some already replace them (a new model version answering for the
+        same row): the batch's points then all replace, so a batch of derived values holds
+        nothing else (``Runtime.record_derived``)."""
         names = {name: f"{kind}:{name}" for name in values}
+        self.points.replace = True  # computed again for a time: the newest answer wins
         for name, value in values.items():
             self.points.add(twin.id, names[name], time, value)
         newest = self.newest_derived.setdefault(twin.id, {})
         for name, value in values.items():
             known = newest.get(names[name])
-            if known is None or time > known.time:
+            if known is None or time >= known.time:
                 newest[names[name]] = TelemetryValue(value, time)
         self.published.append(
             Event(

@@ -203,11 +203,12 @@ def detached(twin: Twin) -> Twin:
 
 
 def with_derived(twin: Twin, newest: Mapping[str, TelemetryValue]) -> Twin:
-    """``twin`` with these derived values (by series name) where they are newer than its own."""
+    """``twin`` with these derived values (by series name) where they are not older than its
+    own (computed again for the same time: the newest computation wins)."""
     derived = dict(twin.derived)
     for name, value in newest.items():
         current = derived.get(name)
-        if current is None or value.time > current.time:
+        if current is None or value.time >= current.time:
             derived[name] = value
     return replace(twin, derived=MappingProxyType(derived))
 

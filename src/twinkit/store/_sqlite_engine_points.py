@@ -49,6 +49,11 @@ INSERT_POINT: Final = "INSERT OR IGNORE INTO points (series_id, time, value) VAL
 INSERT_POINT_DATA: Final = (
     "INSERT OR IGNORE INTO points (series_id, time, value, data) VALUES (?, ?, ?, ?)"
 )
+# Values twinkit computed (PointColumns.replace): the newest computation for a time wins.
+_REPLACING: Final = {
+    INSERT_POINT: INSERT_POINT.replace("OR IGNORE", "OR REPLACE"),
+    INSERT_POINT_DATA: INSERT_POINT_DATA.replace("OR IGNORE", "OR REPLACE"),
+}
 
 _NONE: Final[Mapping[str, int]] = MappingProxyType({})
 _FLOAT_ONLY: Final = {float}
@@ -146,7 +151,13 @@ class SeriesIds:
 
 def point_rows(points: PointColumns, series: list[int]) -> tuple[str, list[tuple[Any, ...]]]:
     """The statement and rows that insert ``points`` (``series``: their series ids): without
-    ``data`` when every value is a float, the hot path of telemetry."""
+    ``data`` when every value is a float, the hot path of telemetry; replacing a point at the
+    same time when ``points.replace``, else leaving it (a redelivery)."""
+    statement, rows = _point_rows(points, series)
+    return (_REPLACING[statement] if points.replace else statement), rows
+
+
+def _point_rows(points: PointColumns, series: list[int]) -> tuple[str, list[tuple[Any, ...]]]:
     values = points.values
     if set(map(type, values)) == _FLOAT_ONLY:
         return INSERT_POINT, list(zip(series, points.times, values, strict=True))
