@@ -13,7 +13,7 @@ import pytest
 
 from predict_models import PUMP, EchoPredictor, WindowDigest, pumps, send
 from twinkit.core import Runtime
-from twinkit.errors import ValidationError
+from twinkit.errors import StoreError, ValidationError
 from twinkit.predict._online import PredictionRunner
 from twinkit.predict._online_buffer import RowBuffer
 from twinkit.predict._online_history import history_rows
@@ -232,3 +232,52 @@ def test_a_new_versions_answer_for_the_same_row_replaces_the_old_ones(tmp_path: 
                 await runtime.close()
 
     asyncio.run(main())
+
+
+class _BrokenHistory:
+    """A store whose newest-points read fails (everything else is the real store's)."""
+
+    def __init__(self, store: SQLiteStore, error: Exception) -> None:
+        self._store, self._error = store, error
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    async def series_tail(self, *args: object, **kwargs: object) -> object:
+        raise self._error
+
+
+@pytest.mark.parametrize(
+    "error", [StoreError("reading the newest points failed"), RuntimeError("a bug")]
+)
+def test_a_failing_history_read_leaves_the_model_serving_from_live_rows(
+    tmp_path: Path, error: Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def main() -> dict[str, float]:
+        async with await SQLiteStore.open(tmp_path / "db") as store:
+            runtime = await Runtime.open(store)
+            await pumps(runtime, "pump-1")
+            await _history(runtime, 30)
+            registry = PredictorRegistry(store)
+            await registry.register(
+                WindowDigest(3), name="digest", model=PUMP, cause="test", activate=True
+            )
+            broken = _BrokenHistory(store, error)
+            runner = PredictionRunner(runtime, registry, min_interval=0.0, history=broken)  # type: ignore[arg-type]
+            await runner.start()
+            try:
+                await send(runtime, "pump-1", T0 + 31, temp=1.0)
+                await runner.settle()
+                assert runner.latest("pump-1") == []  # one live row: no answer yet
+                for second in (32, 33):
+                    await send(runtime, "pump-1", T0 + second, temp=1.0)
+                await runner.settle()
+                (latest,) = runner.latest("pump-1")
+                return dict(latest.values)
+            finally:
+                await runner.stop()
+                await runtime.close()
+
+    values = asyncio.run(main())
+    assert values["rows"] == 3 and values["first"] == T0 + 31
+    assert "starts without history" in caplog.text

@@ -495,8 +495,11 @@ class PredictionRunner(Publisher):
                 before=before,
                 count=buffer.capacity,
             )
-        except TwinkitError as error:
+        except TwinkitError as error:  # the store failed, or a series is unreadable
             logger.warning("%s on %s starts without history: %s", entry.label, key[1], error)
+            return
+        except Exception:  # a bug must not end serving: the buffer fills from live rows
+            logger.exception("%s on %s starts without history", entry.label, key[1])
             return
         if self._tracks.get(key) is not track or track.buffer is not buffer:
             return  # replaced meanwhile (a new version, the twin deleted)
